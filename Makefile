@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test`. Each installs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test test-slow bench
+
+install: $(VENV)/.installed
+
+# torch==2.13.0 is the CPU build (any other spec pulls a multi-GB CUDA build).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/seq2seq bench core --time-steps 16 --units 256 --rounds 3
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "not slow"
+
+# Long tests on the real data in ../shared/data (they skip when it is absent).
+# pytest exits 5 when no test is selected; that is not a failure here.
+test-slow: install
+	$(BIN)/python -m pytest -m slow || [ $$? -eq 5 ]
+
+bench: install
+	$(BIN)/seq2seq bench core

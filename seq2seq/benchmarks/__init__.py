@@ -1,0 +1,1 @@
+"""Benchmarks: each one times our code against a reference run in the same process."""

@@ -1,0 +1,133 @@
+"""``seq2seq bench core``: our LSTM (fused and reference paths) against ``torch.nn.LSTM``.
+
+Tokens/s counts every position of the padded batch (batch x time), so a run with
+variable lengths is charged for the padding it skips. Forward runs under
+``torch.no_grad``; forward+backward sums the sequence output and back-propagates into
+the input and the weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from seq2seq.core import LSTM
+
+from .timing import interleaved_medians
+
+
+@dataclass
+class CoreTiming:
+    time_steps: int
+    units: int
+    contender: str
+    mode: str  # "forward" or "forward+backward"
+    tokens_per_second: float
+    ratio_to_torch: float
+
+
+def _random_lengths(batch: int, time_steps: int, generator: torch.Generator) -> torch.Tensor:
+    """Lengths spread over [time/2, time], the longest one full."""
+    lengths = torch.randint(time_steps // 2, time_steps + 1, (batch,), generator=generator)
+    lengths[0] = time_steps
+    return lengths
+
+
+def _contenders(batch: int, time_steps: int, features: int, units: int):
+    """name -> (module, extra kwargs, autocast flag)."""
+    generator = torch.Generator().manual_seed(0)
+    ours = LSTM(features, units, return_sequences=True, return_state=True)
+    reference = LSTM(features, units, return_sequences=True, return_state=True, fused=False)
+    reference.load_state_dict(ours.state_dict())
+    torch_lstm = nn.LSTM(features, units, batch_first=True)
+    lengths = _random_lengths(batch, time_steps, generator)
+    return {
+        "torch.nn.LSTM": (torch_lstm, {}, False),
+        "fused": (ours, {}, False),
+        "fused, lengths": (ours, {"lengths": lengths}, False),
+        "torch.nn.LSTM, packed": (torch_lstm, {"packed": lengths}, False),
+        "reference": (reference, {}, False),
+        "reference, lengths": (reference, {"lengths": lengths}, False),
+        "torch.nn.LSTM bf16": (torch_lstm, {}, True),
+        "fused bf16": (ours, {}, True),
+    }
+
+
+def _call(module: nn.Module, x: torch.Tensor, kwargs: dict, bf16: bool, backward: bool
+          ) -> Callable[[], None]:
+    def run() -> None:
+        amp = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        grad = contextlib.nullcontext() if backward else torch.no_grad()
+        with grad, amp:
+            if "packed" in kwargs:  # torch's own variable-length path, packing included
+                packed = pack_padded_sequence(x, kwargs["packed"], batch_first=True,
+                                              enforce_sorted=False)
+                output = module(packed)[0].data
+            else:
+                output = module(x, **kwargs)[0]
+        if backward:
+            output.float().sum().backward()
+            module.zero_grad(set_to_none=True)
+            x.grad = None
+
+    return run
+
+
+def run_core_benchmark(batch: int = 64, time_steps: tuple[int, ...] = (16, 60),
+                       units: tuple[int, ...] = (256, 512), features: int = 80,
+                       threads: int = 2, rounds: int = 7) -> list[CoreTiming]:
+    """Time every contender at every (time, units); returns one row per contender and mode."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    results: list[CoreTiming] = []
+    for steps in time_steps:
+        for size in units:
+            contenders = _contenders(batch, steps, features, size)
+            x = torch.randn(batch, steps, features, requires_grad=True)
+            for mode, backward in (("forward", False), ("forward+backward", True)):
+                calls = {name: _call(module, x, kwargs, bf16, backward)
+                         for name, (module, kwargs, bf16) in contenders.items()}
+                medians = interleaved_medians(calls, rounds)
+                tokens = batch * steps
+                baseline = {False: medians["torch.nn.LSTM"], True: medians["torch.nn.LSTM bf16"]}
+                for name, seconds in medians.items():
+                    reference = baseline["bf16" in name]
+                    results.append(CoreTiming(steps, size, name, mode, tokens / seconds,
+                                              reference / seconds))
+    return results
+
+
+def format_core_table(results: list[CoreTiming], batch: int, features: int, threads: int) -> str:
+    lines = [
+        f"LSTM, batch {batch}, {features} input features, {threads} threads; tokens/s "
+        "(ratio to torch.nn.LSTM in the same precision, same process)",
+        f"{'T':>4} {'units':>5}  {'contender':<20} {'forward':>12} {'ratio':>6} "
+        f"{'fwd+bwd':>12} {'ratio':>6}",
+    ]
+    rows: dict[tuple, dict[str, CoreTiming]] = {}
+    for r in results:
+        rows.setdefault((r.time_steps, r.units, r.contender), {})[r.mode] = r
+    for (steps, size, name), modes in rows.items():
+        f, b = modes["forward"], modes["forward+backward"]
+        lines.append(
+            f"{steps:>4} {size:>5}  {name:<20} {f.tokens_per_second:>12,.0f} "
+            f"{f.ratio_to_torch:>6.2f} {b.tokens_per_second:>12,.0f} {b.ratio_to_torch:>6.2f}"
+        )
+    speedups = []
+    for steps, size, name in rows:
+        if name == "fused bf16":
+            fp32 = rows[(steps, size, "fused")]["forward+backward"].tokens_per_second
+            bf16 = rows[(steps, size, name)]["forward+backward"].tokens_per_second
+            speedups.append(f"T={steps} units={size}: {bf16 / fp32:.2f}x")
+    lines.append("fused path, bf16 autocast vs fp32 (forward+backward): " + ", ".join(speedups))
+    return "\n".join(lines)
+
+
+def results_json(results: list[CoreTiming]) -> str:
+    return json.dumps([asdict(r) for r in results], indent=1)

@@ -1,0 +1,16 @@
+"""The recurrent core shared by every seq2seq model: Keras-exact LSTM, GRU and SimpleRNN.
+
+>>> from seq2seq.core import LSTM, GRU, SimpleRNN, Bidirectional, StackedRNN, summary
+"""
+
+from .activations import ACTIVATIONS, get_activation
+from .cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell
+from .recurrent import GRU, LSTM, RNN, SimpleRNN, reverse_padded
+from .summary import summary
+from .wrappers import Bidirectional, StackedRNN
+
+__all__ = [
+    "ACTIVATIONS", "Bidirectional", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN",
+    "RecurrentCell", "SimpleRNN", "SimpleRNNCell", "StackedRNN", "get_activation",
+    "reverse_padded", "summary",
+]
