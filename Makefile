@@ -16,7 +16,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(BIN)/seq2seq bench core --time-steps 16 --units 256 --rounds 3
+	rm -rf runs/demo
+	$(BIN)/seq2seq mnist train mnist-demo --out runs/demo
 
 test: install
 	$(BIN)/ruff check .
@@ -29,3 +30,4 @@ test-slow: install
 
 bench: install
 	$(BIN)/seq2seq bench core
+	$(BIN)/seq2seq bench mnist --data-dir ../shared/data/mnist

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from seq2seq import __version__
+from seq2seq.cli_mnist import mnist
+from seq2seq.cli_translate import summary_command, train, translate_command
+from seq2seq.errors import UserError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Seq2SeqGroup(click.Group):
+    """Bad input (:class:`UserError`) ends as one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=Seq2SeqGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="seq2seq")
 def main() -> None:
     """Character-level sequence learning on one Keras-exact recurrent core."""
+
+
+main.add_command(train)
+main.add_command(translate_command)
+main.add_command(summary_command)
+main.add_command(mnist)
 
 
 @main.group()
@@ -35,6 +56,22 @@ def bench_core(batch, time_steps, units, features, threads, rounds, as_json) -> 
                                  features, threads, rounds)
     click.echo(results_json(results) if as_json else format_core_table(results, batch, features,
                                                                        threads))
+
+
+@bench.command("mnist")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True,
+              help="Directory of the MNIST IDX files, e.g. ../shared/data/mnist.")
+@click.option("--rounds", default=2, show_default=True, help="Alternating runs of each.")
+@click.option("--threads", default=2, show_default=True, help="torch threads.")
+def bench_mnist(data_dir, rounds, threads) -> None:
+    """The mnist-pytorch recipe's whole run vs the tutorial's plain PyTorch loop."""
+    from seq2seq.benchmarks.mnist import format_mnist_table, run_mnist_benchmark
+    from seq2seq.cli_common import RECIPES
+    from seq2seq.data.mnist import load_digits
+
+    digits = load_digits(data_dir=data_dir)
+    tutorial, ours = run_mnist_benchmark(digits, RECIPES, rounds, threads)
+    click.echo(format_mnist_table(tutorial, ours, digits.source))
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:

@@ -5,6 +5,8 @@ import pytest
 import torch
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+os.environ["HF_HUB_OFFLINE"] = "1"  # no test touches the network
+os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 
 @pytest.fixture(autouse=True)

@@ -69,4 +69,6 @@ def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match=r"kind: expected one of \['gru', 'lstm', 'rnn'\]"):
         StackedRNN.build("lstn", 2, 3)
     with pytest.raises(ValueError, match=r"layers\[1\].input_size: expected 3"):
-        StackedRNN([LSTM(2, 3), LSTM(4, 3)])
+        StackedRNN([LSTM(2, 3, return_sequences=True, return_state=True), LSTM(4, 3)])
+    with pytest.raises(ValueError, match=r"layers\[0\].return_sequences: expected True"):
+        StackedRNN([LSTM(2, 3)])

@@ -50,15 +50,17 @@ def _rows_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def summary(
     model: nn.Module,
-    input_shape: Sequence[int] | Sequence[Sequence[int]],
+    input_shape: Sequence[int] | Sequence[Sequence[int]] | None = None,
     *,
     dtype: torch.dtype = torch.float32,
+    inputs: Sequence[torch.Tensor] | None = None,
     print_fn: Callable[[str], None] | None = print,
 ) -> str:
     """Print (and return) Keras's summary table of ``model``.
 
     Runs one forward pass on zeros of ``(2, *input_shape)`` (a list of shapes for a
-    model of several inputs, each given in turn) and lists each core layer and each
+    model of several inputs, each given in turn), or on ``inputs`` when given (example
+    tensors whose first dimension is the batch), and lists each core layer and each
     torch leaf module in call order with its output shape (``None`` for the batch) and
     parameter count, then the total, trainable and non-trainable parameters.
 
@@ -67,14 +69,17 @@ def summary(
         >>> model = nn.Sequential(LSTM(2, 3, return_sequences=True), nn.Linear(3, 1))
         >>> _ = summary(model, (3, 2))   # rows (None, 3, 3) 72 and (None, 3, 1) 4; total 76
     """
-    shapes = list(input_shape)
-    if not shapes or not isinstance(shapes[0], (tuple, list)):
-        shapes = [tuple(shapes)]
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    inputs = [torch.zeros((2, *shape), dtype=dtype, device=device) for shape in shapes]
+    if inputs is None:
+        if input_shape is None:
+            raise ValueError("input_shape, inputs: give one of them")
+        shapes = list(input_shape)
+        if not shapes or not isinstance(shapes[0], (tuple, list)):
+            shapes = [tuple(shapes)]
+        try:
+            device = next(model.parameters()).device
+        except StopIteration:
+            device = torch.device("cpu")
+        inputs = [torch.zeros((2, *shape), dtype=dtype, device=device) for shape in shapes]
 
     calls: dict[nn.Module, object] = {}
     order: list[nn.Module] = []

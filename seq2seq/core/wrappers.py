@@ -130,7 +130,8 @@ LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}
 class StackedRNN(nn.Module):
     """Recurrent layers applied in turn, with dropout between them.
 
-    Every layer returns its whole sequence to the next; the stack returns the last
+    Every layer (built with ``return_sequences`` and ``return_state``) returns its whole
+    sequence to the next; the stack returns the last
     layer's sequence and every layer's final state, the form an encoder hands to a
     decoder (``initial_state`` takes the same list back).
 
@@ -154,6 +155,10 @@ class StackedRNN(nn.Module):
         for index, layer in enumerate(layers):
             if getattr(layer, "merge_mode", "concat") is None:
                 raise ValueError(f"layers[{index}].merge_mode: expected a merge, got None")
+            for flag in ("return_sequences", "return_state"):
+                if not getattr(layer.forward_layer if isinstance(layer, Bidirectional)
+                               else layer, flag):
+                    raise ValueError(f"layers[{index}].{flag}: expected True in a stack")
         self.layers = nn.ModuleList(layers)
         self.dropout = nn.Dropout(dropout)
 
@@ -172,7 +177,8 @@ class StackedRNN(nn.Module):
         layers: list[nn.Module] = []
         size = input_size
         for _ in range(num_layers):
-            layer = LAYERS[kind](size, units, **layer_options)
+            layer = LAYERS[kind](size, units, return_sequences=True, return_state=True,
+                                 **layer_options)
             layer = Bidirectional(layer, merge_mode) if bidirectional else layer
             layers.append(layer)
             size = layer.output_size
@@ -197,6 +203,6 @@ class StackedRNN(nn.Module):
             if index > 0:
                 x = self.dropout(x)
             layer_state = None if initial_state is None else initial_state[index]
-            x, state = layer.run(x, layer_state, lengths)
-            states.append(state)
+            x, *state = layer(x, initial_state=layer_state, lengths=lengths)
+            states.append(tuple(state))
         return x, states

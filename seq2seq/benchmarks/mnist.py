@@ -1,0 +1,101 @@
+"""``seq2seq bench mnist``: the ``mnist-pytorch`` recipe against the tutorial's own loop.
+
+The tutorial's loop is the plain PyTorch one: ``nn.LSTM(28, 64)`` and ``nn.Linear(64,
+10)``, Adam 0.01, batch 64, shuffled, one epoch, then the test accuracy. Ours is the
+same recipe through the whole trainer (progress bar, evaluation, checkpoints, plots).
+Both run on the same tensors in the same process, alternately, and each run's time
+covers training and its test evaluation, not data loading.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seq2seq.config import find_recipe, load_recipe
+
+
+@dataclass
+class RunResult:
+    seconds: float
+    accuracy: float
+
+
+class TutorialRNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(input_size=28, hidden_size=64, num_layers=1, batch_first=True)
+        self.out = nn.Linear(64, 10)
+
+    def forward(self, x):
+        r_out, _ = self.rnn(x, None)
+        return self.out(r_out[:, -1, :])
+
+
+def run_tutorial(train_x, train_y, test_x, test_y, seed: int) -> RunResult:
+    """The tutorial's loop, verbatim in substance."""
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    rnn = TutorialRNN()
+    optimizer = torch.optim.Adam(rnn.parameters(), lr=0.01)
+    for index in torch.randperm(len(train_y)).split(64):
+        output = rnn(train_x[index])
+        loss = F.cross_entropy(output, train_y[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        accuracy = (rnn(test_x).argmax(1) == test_y).float().mean().item()
+    return RunResult(time.perf_counter() - start, accuracy)
+
+
+def run_ours(digits, recipes_dir: Path, seed: int) -> RunResult:
+    """The ``mnist-pytorch`` recipe through :class:`Trainer`, in a temporary run directory."""
+    from seq2seq.tasks.mnist import MnistRecipe, MnistTask
+    from seq2seq.trainer import Trainer
+
+    recipe = load_recipe(MnistRecipe, find_recipe("mnist-pytorch", recipes_dir),
+                         [f"train.seed={seed}"])
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    task = MnistTask(recipe, digits, torch.device("cpu"))
+    with tempfile.TemporaryDirectory() as run_dir:
+        rows = Trainer(task, recipe.train, Path(run_dir), log=lambda _m: None).fit()
+    return RunResult(time.perf_counter() - start, rows[-1]["test_accuracy"])
+
+
+def run_mnist_benchmark(digits, recipes_dir: Path, rounds: int = 2, threads: int = 2):
+    """Alternate the two ``rounds`` times; returns (tutorial runs, our runs)."""
+    torch.set_num_threads(threads)
+    train_x, train_y = digits.train_images.float() / 255, digits.train_labels
+    test_x, test_y = digits.test_images.float() / 255, digits.test_labels
+    tutorial, ours = [], []
+    for round_index in range(rounds):
+        tutorial.append(run_tutorial(train_x, train_y, test_x, test_y, seed=round_index))
+        ours.append(run_ours(digits, recipes_dir, seed=round_index))
+    return tutorial, ours
+
+
+def format_mnist_table(tutorial: list[RunResult], ours: list[RunResult], source: str) -> str:
+    def line(name, runs):
+        seconds = statistics.median(r.seconds for r in runs)
+        accuracy = statistics.mean(r.accuracy for r in runs)
+        return f"{name:<34} {seconds:>8.2f} s {accuracy:>9.2%}", seconds
+
+    first, tutorial_seconds = line("tutorial loop (plain PyTorch)", tutorial)
+    second, our_seconds = line("seq2seq mnist-pytorch (trainer)", ours)
+    return "\n".join([
+        f"MNIST, one epoch, LSTM 64, batch 64, Adam 0.01; data: {source}",
+        f"{'':<34} {'median':>10} {'accuracy':>9}",
+        first,
+        second,
+        f"trainer overhead: {our_seconds / tutorial_seconds - 1:+.1%} "
+        f"({len(ours)} alternating runs each)",
+    ])

@@ -1,0 +1,114 @@
+"""Checkpoints: one directory each, written whole, then published by an atomic rename.
+
+``RUN_DIR/checkpoints/step-000123/`` holds ``model.safetensors`` (weights), ``state.pt``
+(optimizer, scheduler, RNG and data-order state) and whatever files the task adds
+(``config.json``, a vocabulary). ``last`` and ``best`` are symbolic links to such
+directories, swapped with ``os.replace``: a process killed while writing leaves only
+an unreferenced ``*.tmp`` directory behind, and the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from seq2seq.errors import UserError
+
+WEIGHTS = "model.safetensors"
+STATE = "state.pt"
+
+
+def checkpoints_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def write_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, state: dict,
+                     write_extra: Callable[[Path], None] | None = None,
+                     links: tuple[str, ...] = ("last",)) -> Path:
+    """Write a checkpoint for ``step`` and point ``links`` (``last``, ``best``) at it."""
+    root = checkpoints_dir(run_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step:08d}"
+    temporary = root / f"step-{step:08d}.tmp"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir()
+    weights = {name: tensor.detach().contiguous().cpu()
+               for name, tensor in model.state_dict().items()}
+    save_file(weights, temporary / WEIGHTS)
+    torch.save(state, temporary / STATE)
+    if write_extra is not None:
+        write_extra(temporary)
+    if final.exists():  # the same step written again (e.g. best after last)
+        shutil.rmtree(final)
+    os.replace(temporary, final)
+    for link in links:
+        point(root / link, final.name)
+    remove_unreferenced(root)
+    return final
+
+
+def point(link: Path, target: str) -> None:
+    """Make ``link`` a symlink to ``target``, atomically."""
+    temporary = link.with_name(link.name + ".new")
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+
+
+def remove_unreferenced(root: Path) -> None:
+    """Delete step directories that no link points to, and leftover temporaries."""
+    kept = {os.readlink(link) for link in root.iterdir() if link.is_symlink()}
+    for entry in root.iterdir():
+        if entry.is_symlink():
+            continue
+        if entry.name.endswith(".tmp") or (entry.is_dir() and entry.name not in kept):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def resolve(run_or_checkpoint: Path, which: str = "best") -> Path:
+    """A checkpoint directory from a run directory (its ``best``, else ``last``) or itself."""
+    path = Path(run_or_checkpoint)
+    if (path / WEIGHTS).exists():
+        return path
+    root = checkpoints_dir(path)
+    for name in (which, "last"):
+        candidate = root / name
+        if (candidate / WEIGHTS).exists():
+            return candidate.resolve()
+    if not path.exists():
+        raise UserError(f"{path}: no such run directory")
+    raise UserError(f"{path}: no checkpoint found (expected {root}/{which}/{WEIGHTS})")
+
+
+def load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
+    """Load ``model.safetensors`` into ``model``; a mismatch names the tensors."""
+    path = Path(checkpoint) / WEIGHTS
+    try:
+        weights = load_file(path)
+    except Exception as error:  # safetensors raises its own error types
+        raise UserError(f"{path}: unreadable weights ({error})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise UserError(f"{path}: checkpoint does not fit this model "
+                        f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+    for name, tensor in weights.items():
+        if tensor.shape != expected[name].shape:
+            raise UserError(f"{path}: {name}: expected shape {tuple(expected[name].shape)}, "
+                            f"got {tuple(tensor.shape)}")
+    model.load_state_dict(weights)
+
+
+def load_state(checkpoint: Path) -> dict:
+    path = Path(checkpoint) / STATE
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise UserError(f"{path}: unreadable training state ({error})") from None

@@ -1,0 +1,84 @@
+"""What every training command shares: its options, the run directory, resume, Ctrl-C."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import click
+import torch
+
+from seq2seq.config import find_recipe, from_mapping, load_recipe, parse_override
+from seq2seq.errors import UserError
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def training_options(command):
+    """``--set``, ``--out``, ``--resume``, ``--threads``, ``--device``, ``--bf16``."""
+    options = [
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="Override a recipe key, e.g. --set train.epochs=3 (repeatable)."),
+        click.option("--out", "run_dir", type=click.Path(path_type=Path),
+                     help="Run directory (checkpoints, metrics.jsonl, plots)."),
+        click.option("--resume", "resume_dir", type=click.Path(path_type=Path),
+                     help="Continue the run in this directory from its last checkpoint."),
+        click.option("--threads", type=int, help="torch threads."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"])),
+        click.option("--bf16", is_flag=True, default=None, help="bfloat16 autocast."),
+    ]
+    return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
+
+
+def prepare_run(recipe_type, recipe, default_recipe, overrides, run_dir, resume_dir, threads,
+                device, bf16):
+    """The recipe and run directory of a new or resumed run; seeds and threads set.
+
+    Returns ``(config, run_dir, resuming)``.
+    """
+    if resume_dir is not None:
+        run_dir = resume_dir
+        path = run_dir / "config.json"
+        try:
+            mapping = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise UserError(f"{path}: cannot resume, unreadable recipe ({error})") from None
+        for text in overrides:
+            keys, value = parse_override(text)
+            table = mapping
+            for part in keys[:-1]:
+                table = table.setdefault(part, {})
+            table[keys[-1]] = value
+        config = from_mapping(recipe_type, mapping)
+    else:
+        if run_dir is None:
+            raise click.UsageError("give --out RUN_DIR (or --resume RUN_DIR)")
+        if (run_dir / "checkpoints").exists():
+            raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue "
+                            "it, or choose another --out")
+        config = load_recipe(recipe_type, find_recipe(recipe or default_recipe, RECIPES),
+                             overrides)
+    for name, value in (("threads", threads), ("device", device), ("bf16", bf16)):
+        if value is not None:
+            setattr(config.train, name, value)
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    torch.manual_seed(config.train.seed)
+    return config, run_dir, resume_dir is not None
+
+
+def run_training(trainer, resuming: bool, resume_command: str) -> None:
+    """Fit (after resuming if asked); Ctrl-C ends with status 130 and how to continue."""
+    from seq2seq.trainer import Interrupted
+
+    trainer.run_dir.mkdir(parents=True, exist_ok=True)
+    trainer.task.save_extra(trainer.run_dir)
+    if resuming:
+        trainer.resume()
+    try:
+        trainer.fit()
+    except Interrupted as stop:
+        click.echo(f"{stop}; continue with: {resume_command} --resume {trainer.run_dir}",
+                   err=True)
+        raise SystemExit(130) from None

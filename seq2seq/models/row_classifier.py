@@ -1,0 +1,69 @@
+"""An image read as a sequence of rows; the core's last state feeds a linear layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from seq2seq.core import StackedRNN
+from seq2seq.errors import UserError
+
+
+@dataclass
+class RowClassifierConfig:
+    """The ``[model]`` table of a row-classification recipe."""
+
+    cell: Literal["lstm", "gru", "rnn"] = "lstm"
+    units: int = 128
+    layers: int = 1
+    bidirectional: bool = False
+    input_projection: int = 0  # > 0: a linear map of each row to this size first
+    dropout: float = 0.0  # between stacked layers, and before the classifier
+    classes: int = 10
+
+    def check(self) -> None:
+        for name in ("units", "layers", "classes"):
+            if getattr(self, name) < 1:
+                raise UserError(f"model.{name}: expected a positive integer, "
+                                f"got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"model.dropout: expected a fraction in [0, 1), got {self.dropout}")
+
+
+class RowClassifier(nn.Module):
+    """Rows -> (optional projection) -> stacked recurrent core -> last state -> classes.
+
+    Inputs: ``images (batch, rows, row_size)``, floats in [0, 1].
+    Outputs: ``logits (batch, classes)``.
+
+    With ``bidirectional``, the last state is the forward direction's state after the
+    last row joined with the backward direction's state after the first row.
+    """
+
+    def __init__(self, config: RowClassifierConfig, row_size: int = 28) -> None:
+        super().__init__()
+        self.config = config
+        size = row_size
+        self.projection = None
+        if config.input_projection > 0:
+            self.projection = nn.Linear(row_size, config.input_projection)
+            size = config.input_projection
+        self.rnn = StackedRNN.build(config.cell, size, config.units, config.layers,
+                                    dropout=config.dropout, bidirectional=config.bidirectional)
+        self.dropout = nn.Dropout(config.dropout)
+        directions = 2 if config.bidirectional else 1
+        self.classifier = nn.Linear(directions * config.units, config.classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.projection(images) if self.projection is not None else images
+        _, states = self.rnn(x)
+        last = states[-1]
+        if self.config.bidirectional:
+            half = len(last) // 2
+            features = torch.cat([last[0], last[half]], -1)
+        else:
+            features = last[0]
+        return self.classifier(self.dropout(features))

@@ -1,0 +1,151 @@
+"""The encoder-decoder of the Keras ``lstm_seq2seq`` example, on the shared core.
+
+The encoder reads the source; its final state, per layer, is the decoder's initial
+state (through a bridge when the encoder is bidirectional). The decoder is trained with
+teacher forcing, optionally with scheduled sampling. Search talks to the model through
+two methods only:
+
+    state = model.encode(src, src_lengths)
+    logits, state = model.step(tokens, state)      # one step, no recomputation of the prefix
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seq2seq.core import StackedRNN
+from seq2seq.errors import UserError
+
+State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer: (h, c) or (h,)
+
+
+@dataclass
+class TranslatorConfig:
+    """The ``[model]`` table of a translation recipe."""
+
+    cell: Literal["lstm", "gru"] = "lstm"
+    units: int = 256
+    layers: int = 1
+    embedding: int = 0  # 0: one-hot inputs (the Keras example's), else an embedding size
+    bidirectional_encoder: bool = False
+    bridge: Literal["concat", "sum"] = "concat"  # how a bidirectional encoder's states join
+    dropout: float = 0.0  # between layers and before the output layer
+    tie_embeddings: bool = False  # decoder output layer shares the target embedding
+
+    def check(self) -> None:
+        for name in ("units", "layers"):
+            if getattr(self, name) < 1:
+                raise UserError(f"model.{name}: expected a positive integer, "
+                                f"got {getattr(self, name)}")
+        if self.embedding < 0:
+            raise UserError(f"model.embedding: expected 0 (one-hot) or a size, "
+                            f"got {self.embedding}")
+        if not 0 <= self.dropout < 1:
+            raise UserError(f"model.dropout: expected a fraction in [0, 1), got {self.dropout}")
+        if self.tie_embeddings and self.embedding != self.units:
+            raise UserError(f"model.tie_embeddings: needs model.embedding == model.units "
+                            f"({self.units}), got {self.embedding}")
+
+
+class TokenInput(nn.Module):
+    """Token ids -> vectors: an embedding, or one-hot vectors as in the Keras example."""
+
+    def __init__(self, vocab_size: int, embedding: int, pad_id: int) -> None:
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, embedding, padding_idx=pad_id) \
+            if embedding else None
+        self.output_size = embedding or vocab_size
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if self.embedding is not None:
+            return self.embedding(tokens)
+        return F.one_hot(tokens, self.vocab_size).float()
+
+
+class Bridge(nn.Module):
+    """A bidirectional encoder's (forward, backward) states -> the decoder's states."""
+
+    def __init__(self, mode: str, units: int, state_count: int) -> None:
+        super().__init__()
+        self.mode, self.state_count = mode, state_count
+        self.projections = nn.ModuleList(
+            nn.Linear(2 * units, units) for _ in range(state_count)) if mode == "concat" else None
+
+    def forward(self, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        forward, backward = state[: self.state_count], state[self.state_count :]
+        if self.projections is None:
+            return tuple(f + b for f, b in zip(forward, backward))
+        return tuple(p(torch.cat([f, b], -1))
+                     for p, f, b in zip(self.projections, forward, backward))
+
+
+class Translator(nn.Module):
+    """Encoder-decoder over token ids.
+
+    Inputs of :meth:`forward`: ``src (batch, src_time)``, ``src_lengths (batch,)``,
+    ``tgt_in (batch, tgt_time)`` (bos + target). Output: ``logits (batch, tgt_time, vocab)``.
+    """
+
+    def __init__(self, config: TranslatorConfig, src_vocab: int, tgt_vocab: int,
+                 pad_id: int = 0) -> None:
+        super().__init__()
+        self.config, self.pad_id = config, pad_id
+        self.src_input = TokenInput(src_vocab, config.embedding, pad_id)
+        self.tgt_input = TokenInput(tgt_vocab, config.embedding, pad_id)
+        self.encoder = StackedRNN.build(config.cell, self.src_input.output_size, config.units,
+                                        config.layers, dropout=config.dropout,
+                                        bidirectional=config.bidirectional_encoder)
+        state_count = 2 if config.cell == "lstm" else 1
+        self.bridge = Bridge(config.bridge, config.units, state_count) \
+            if config.bidirectional_encoder else None
+        self.decoder = StackedRNN.build(config.cell, self.tgt_input.output_size, config.units,
+                                        config.layers, dropout=config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(config.units, tgt_vocab)
+        if config.tie_embeddings:
+            self.output.weight = self.tgt_input.embedding.weight
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> State:
+        """The decoder's initial state, one tuple per layer."""
+        _, states = self.encoder(self.src_input(src), lengths=src_lengths)
+        if self.bridge is not None:
+            states = [self.bridge(state) for state in states]
+        return states
+
+    def decode(self, tgt_in: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Teacher-forced decoding of whole sequences: logits ``(batch, time, vocab)``."""
+        outputs, state = self.decoder(self.tgt_input(tgt_in), initial_state=state)
+        return self.output(self.dropout(outputs)), state
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One decoder step: ``tokens (batch,)`` -> ``logits (batch, vocab)`` and the new state."""
+        logits, state = self.decode(tokens[:, None], state)
+        return logits[:, 0], state
+
+    def forward(self, src, src_lengths, tgt_in, sampling_probability: float = 0.0):
+        """Logits for every target position; with ``sampling_probability`` > 0, each step's
+        input is, with that probability, the model's own previous prediction."""
+        state = self.encode(src, src_lengths)
+        if sampling_probability <= 0:
+            return self.decode(tgt_in, state)[0]
+        logits, tokens = [], tgt_in[:, 0]
+        for t in range(tgt_in.shape[1]):
+            if t > 0:
+                sampled = torch.rand(tokens.shape, device=tokens.device) < sampling_probability
+                tokens = torch.where(sampled, logits[-1].argmax(-1), tgt_in[:, t])
+            step_logits, state = self.step(tokens, state)
+            logits.append(step_logits)
+        return torch.stack(logits, 1)
+
+
+def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int,
+                  label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy over real (non-pad) target tokens."""
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=pad_id,
+                           label_smoothing=label_smoothing)

@@ -1,0 +1,167 @@
+"""MNIST row classification: digits data + RowClassifier + cross-entropy, for the trainer."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from seq2seq import checkpoint
+from seq2seq.config import from_mapping, save_json, to_mapping
+from seq2seq.data.mnist import DigitSplits, load_digits
+from seq2seq.errors import UserError
+from seq2seq.models import RowClassifier, RowClassifierConfig
+from seq2seq.trainer import TrainConfig
+
+EVAL_BATCH = 2000
+
+
+@dataclass
+class MnistDataConfig:
+    """The ``[data]`` table: where the digits come from, and the validation split."""
+
+    source: Literal["auto", "idx", "hub", "embedded"] = "auto"
+    dir: str = ""  # IDX files (LeCun layout or torchvision's MNIST/raw/)
+    hub: str = "ylecun/mnist"  # a Hugging Face dataset name (or a local copy of one)
+    valid_size: int = 5000  # the last N training images; 0: evaluate on the test set
+
+
+@dataclass
+class MnistRecipe:
+    data: MnistDataConfig = field(default_factory=MnistDataConfig)
+    model: RowClassifierConfig = field(default_factory=RowClassifierConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_recipe_digits(config: MnistDataConfig, log=print) -> DigitSplits:
+    """Resolve ``source``: IDX files if ``dir`` is set, else the hub if reachable, else embedded.
+
+    ``auto`` tries the hub only when ``HF_HUB_OFFLINE`` is not set, and falls back to
+    the embedded digits (with a message) when the hub cannot be reached.
+    """
+    source = config.source
+    if source == "auto":
+        source = "idx" if config.dir else "hub"
+        if source == "hub" and os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+            source = "embedded"
+    if source == "idx":
+        if not config.dir:
+            raise UserError("data.dir: source 'idx' needs a directory of IDX files")
+        digits = load_digits(data_dir=config.dir)
+    elif source == "hub":
+        try:
+            digits = load_digits(hub=config.hub)
+        except UserError as error:
+            if config.source != "auto":
+                raise
+            log(f"hub unavailable ({error}); using the embedded digits")
+            digits = load_digits()
+    else:
+        digits = load_digits()
+    log(f"data: {digits.source}")
+    return digits
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, 28, 28)`` -> float in [0, 1]."""
+    return images.float().div_(255.0)
+
+
+class MnistTask:
+    """The trainer's view of row classification (see :class:`seq2seq.trainer.Task`)."""
+
+    unit = "img"
+
+    def __init__(self, recipe: MnistRecipe, digits: DigitSplits, device: torch.device) -> None:
+        self.recipe, self.device = recipe, device
+        valid_size = recipe.data.valid_size
+        if not 0 <= valid_size < len(digits.train_labels):
+            raise UserError(f"data.valid_size: expected 0 to {len(digits.train_labels) - 1}, "
+                            f"got {valid_size}")
+        images, labels = to_float(digits.train_images), digits.train_labels
+        cut = len(labels) - valid_size
+        self.train_images, self.train_labels = images[:cut].to(device), labels[:cut].to(device)
+        if valid_size:
+            self.valid_name = "valid"
+            self.valid_images, self.valid_labels = images[cut:], labels[cut:]
+        else:  # as the tutorials do: watch the test set
+            self.valid_name = "test"
+            self.valid_images, self.valid_labels = to_float(digits.test_images), digits.test_labels
+        self.model = RowClassifier(recipe.model, row_size=images.shape[-1]).to(device)
+
+    def batches(self, epoch: int, seed: int) -> list[torch.Tensor]:
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.train_labels), generator=generator)
+        return list(order.split(self.recipe.train.batch_size))
+
+    def loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+        batch = batch.to(self.device)
+        logits = self.model(self.train_images[batch])
+        loss = F.cross_entropy(logits.float(), self.train_labels[batch],
+                               label_smoothing=self.recipe.train.label_smoothing)
+        return loss, len(batch)
+
+    def evaluate(self) -> dict[str, float]:
+        result = classify(self.model, self.valid_images, self.valid_labels)
+        return {f"{self.valid_name}_loss": result.loss,
+                f"{self.valid_name}_accuracy": result.accuracy}
+
+    def save_extra(self, directory: Path) -> None:
+        save_json(directory / "config.json", to_mapping(self.recipe))
+
+
+@dataclass
+class Classification:
+    """Predictions over a labelled set."""
+
+    predicted: torch.Tensor  # (N,) int64
+    probability: torch.Tensor  # (N,) probability of the predicted class
+    labels: torch.Tensor  # (N,)
+    loss: float
+
+    @property
+    def accuracy(self) -> float:
+        return (self.predicted == self.labels).float().mean().item()
+
+    def confusion(self, classes: int = 10) -> torch.Tensor:
+        """``(classes, classes)`` counts, rows true, columns predicted."""
+        index = self.labels * classes + self.predicted
+        return torch.bincount(index, minlength=classes * classes).view(classes, classes)
+
+
+@torch.no_grad()
+def classify(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> Classification:
+    """Run ``model`` (in eval mode) over float images in batches."""
+    model.eval()
+    device = next(model.parameters()).device
+    predicted, probability, total_loss = [], [], 0.0
+    for start in range(0, len(labels), EVAL_BATCH):
+        chunk = images[start : start + EVAL_BATCH].to(device)
+        logits = model(chunk).float()
+        target = labels[start : start + EVAL_BATCH].to(device)
+        total_loss += F.cross_entropy(logits, target, reduction="sum").item()
+        best = logits.softmax(-1).max(-1)
+        predicted.append(best.indices.cpu())
+        probability.append(best.values.cpu())
+    return Classification(torch.cat(predicted), torch.cat(probability), labels.cpu(),
+                          total_loss / len(labels))
+
+
+def load_classifier(run_dir: Path, which: str = "best"):
+    """``(recipe, model, checkpoint directory)`` from a run directory or a checkpoint."""
+    path = checkpoint.resolve(run_dir, which)
+    config_path = path / "config.json"
+    try:
+        mapping = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{config_path}: unreadable recipe ({error})") from None
+    recipe = from_mapping(MnistRecipe, mapping)
+    model = RowClassifier(recipe.model)
+    checkpoint.load_weights(model, path)
+    model.eval()
+    return recipe, model, path

@@ -1,0 +1,176 @@
+"""Translation as the trainer sees it: pairs + tokenizers + Translator + loss + greedy metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from seq2seq import checkpoint, metrics
+from seq2seq.batching import Batch, bucket_batches, collate, sorted_batches
+from seq2seq.config import from_mapping, save_json, to_mapping
+from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits
+from seq2seq.errors import UserError
+from seq2seq.models.translator import Translator, TranslatorConfig, sequence_loss
+from seq2seq.search import SearchConfig, greedy_search
+from seq2seq.tokenizers import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
+from seq2seq.trainer import TrainConfig
+
+
+@dataclass
+class TokenizersConfig:
+    """The ``[tokenizer]`` table: one tokenizer per side."""
+
+    source: TokenizerConfig = field(default_factory=TokenizerConfig)
+    target: TokenizerConfig = field(default_factory=TokenizerConfig)
+
+
+@dataclass
+class TeacherForcingConfig:
+    """Scheduled sampling: feed the model its own prediction with a growing probability."""
+
+    sampling_probability: float = 0.0  # the final probability; 0 is plain teacher forcing
+    schedule: Literal["constant", "linear"] = "linear"
+    ramp_steps: int = 10000  # "linear": steps to reach sampling_probability
+
+    def probability(self, step: int) -> float:
+        if self.schedule == "constant":
+            return self.sampling_probability
+        return self.sampling_probability * min(1.0, step / max(self.ramp_steps, 1))
+
+
+@dataclass
+class EvalConfig:
+    """The ``[eval]`` table: what each evaluation measures on the validation pairs."""
+
+    metrics: list[str] = field(default_factory=lambda: ["chrf", "bleu"])
+    max_sentences: int = 1000  # greedy-decoded validation pairs per evaluation (0: all)
+    batch_unit: Literal["sentences", "tokens"] = "sentences"
+
+
+@dataclass
+class TranslationRecipe:
+    data: PairDataConfig = field(default_factory=PairDataConfig)
+    tokenizer: TokenizersConfig = field(default_factory=TokenizersConfig)
+    model: TranslatorConfig = field(default_factory=TranslatorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    teacher_forcing: TeacherForcingConfig = field(default_factory=TeacherForcingConfig)
+    decode: SearchConfig = field(default_factory=SearchConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def check(self) -> None:
+        unknown = sorted(set(self.eval.metrics) - set(metrics.METRICS))
+        if unknown:
+            raise UserError(f"eval.metrics: unknown {unknown}; valid: {sorted(metrics.METRICS)}")
+
+
+def encode_pairs(pairs: list[Pair], source: Tokenizer, target: Tokenizer):
+    return [(source.encode(p.src), target.encode(p.tgt)) for p in pairs]
+
+
+class TranslationTask:
+    """The trainer's view of translation (see :class:`seq2seq.trainer.Task`)."""
+
+    unit = "tok"
+
+    def __init__(self, recipe: TranslationRecipe, splits: PairSplits, device: torch.device,
+                 tokenizers: tuple[Tokenizer, Tokenizer] | None = None) -> None:
+        self.recipe, self.splits, self.device = recipe, splits, device
+        if tokenizers is None:  # built from the training side only
+            tokenizers = (train_tokenizer(recipe.tokenizer.source, [p.src for p in splits.train]),
+                          train_tokenizer(recipe.tokenizer.target, [p.tgt for p in splits.train]))
+        self.source, self.target = tokenizers
+        self.train_examples = encode_pairs(splits.train, self.source, self.target)
+        self.valid_examples = encode_pairs(splits.valid, self.source, self.target)
+        self.train_lengths = [(len(s) + 1, len(t) + 1) for s, t in self.train_examples]
+        self.model = Translator(recipe.model, len(self.source), len(self.target),
+                                self.target.pad_id).to(device)
+        self.step_count = 0
+
+    def batches(self, epoch: int, seed: int) -> list[list[int]]:
+        return bucket_batches(self.train_lengths, self.recipe.train.batch_size,
+                              self.recipe.train.batch_unit, seed, epoch)
+
+    def _collate(self, examples, indices) -> Batch:
+        return collate([examples[i] for i in indices], indices, self.target.pad_id,
+                       self.target.bos_id, self.target.eos_id).to(self.device)
+
+    def loss(self, indices: list[int]) -> tuple[torch.Tensor, int]:
+        batch = self._collate(self.train_examples, indices)
+        self.step_count += 1
+        probability = self.recipe.teacher_forcing.probability(self.step_count)
+        logits = self.model(batch.src, batch.src_lengths, batch.tgt_in, probability)
+        loss = sequence_loss(logits, batch.tgt_out, self.target.pad_id,
+                             self.recipe.train.label_smoothing)
+        return loss, batch.target_tokens
+
+    def evaluate(self) -> dict[str, float]:
+        """Teacher-forced loss, perplexity and accuracy per real token; greedy metrics."""
+        self.model.eval()
+        total_loss, correct, tokens = 0.0, 0, 0
+        for indices in sorted_batches([len(s) + 1 for s, _ in self.valid_examples],
+                                      self.recipe.decode.batch_size):
+            batch = self._collate(self.valid_examples, indices)
+            logits = self.model(batch.src, batch.src_lengths, batch.tgt_in).float()
+            real = batch.tgt_out != self.target.pad_id
+            total_loss += sequence_loss(logits, batch.tgt_out, self.target.pad_id).item() \
+                * batch.target_tokens
+            correct += ((logits.argmax(-1) == batch.tgt_out) & real).sum().item()
+            tokens += batch.target_tokens
+        loss = total_loss / max(tokens, 1)
+        row = {"valid_loss": loss, "valid_perplexity": math.exp(min(loss, 50)),
+               "valid_accuracy": correct / max(tokens, 1)}
+        limit = self.recipe.eval.max_sentences or len(self.splits.valid)
+        pairs = self.splits.valid[:limit]
+        outputs = translate(self.model, self.source, self.target, [p.src for p in pairs],
+                            self.recipe.decode, self.device)
+        references = [[p.tgt] for p in pairs]
+        for name in self.recipe.eval.metrics:
+            row[f"valid_{name}"] = metrics.METRICS[name](outputs, references)
+        return row
+
+    def save_extra(self, directory: Path) -> None:
+        save_json(directory / "config.json", to_mapping(self.recipe))
+        self.source.save(directory, "source")
+        self.target.save(directory, "target")
+
+
+@torch.no_grad()
+def translate(model: Translator, source: Tokenizer, target: Tokenizer, sentences: list[str],
+              config: SearchConfig, device: torch.device) -> list[str]:
+    """Greedy translations of ``sentences``, in their order, batched by length."""
+    model.eval()
+    encoded = [source.encode(s) or [source.eos_id] for s in sentences]
+    outputs: list[str] = [""] * len(sentences)
+    for indices in sorted_batches([len(e) for e in encoded], config.batch_size):
+        batch = collate([(encoded[i], []) for i in indices], indices, source.pad_id,
+                        target.bos_id, target.eos_id).to(device)
+        for index, hypothesis in zip(indices, greedy_search(
+                model, batch.src, batch.src_lengths, target.bos_id, target.eos_id, config)):
+            outputs[index] = target.decode(hypothesis.tokens)
+    return outputs
+
+
+def load_tokenizers(directory: Path) -> tuple[Tokenizer, Tokenizer]:
+    """The (source, target) tokenizers saved in a run or checkpoint directory."""
+    return load_tokenizer(directory, "source"), load_tokenizer(directory, "target")
+
+
+def load_translator(run_dir: Path, which: str = "best"):
+    """``(recipe, model, source tokenizer, target tokenizer, checkpoint)`` from a run."""
+    path = checkpoint.resolve(run_dir, which)
+    config_path = path / "config.json"
+    try:
+        mapping = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{config_path}: unreadable recipe ({error})") from None
+    recipe = from_mapping(TranslationRecipe, mapping)
+    source, target = load_tokenizers(path)
+    model = Translator(recipe.model, len(source), len(target), target.pad_id)
+    checkpoint.load_weights(model, path)
+    model.eval()
+    return recipe, model, source, target, path

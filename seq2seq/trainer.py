@@ -1,0 +1,318 @@
+"""The one training loop: optimiser, schedule, evaluation, checkpoints, exact resume.
+
+A task (the MNIST classifier, the translator) supplies the model, a deterministic list
+of batches per epoch, the loss of a batch and its evaluation; the trainer does the
+rest. Data order depends only on ``(seed, epoch)``, and a checkpoint records where in
+the epoch it was taken with the optimiser, scheduler and RNG states, so an interrupted
+run resumed from ``last`` ends with exactly the weights of an uninterrupted one (CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from seq2seq import checkpoint
+from seq2seq.errors import UserError
+
+LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "perplexity")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of the training loop (the ``[train]`` table of a recipe)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    batch_unit: Literal["sentences", "tokens"] = "sentences"  # translation: sentences or tokens
+    optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    clip_grad_norm: float = 0.0  # 0: no clipping
+    label_smoothing: float = 0.0
+    lr_schedule: Literal["none", "plateau", "step"] = "none"
+    lr_step_epochs: int = 1  # "step": multiply by lr_gamma every this many epochs
+    lr_gamma: float = 0.5  # "step" and "plateau": the factor
+    plateau_patience: int = 1
+    early_stopping_metric: str = "valid_loss"
+    early_stopping_patience: int = 0  # 0: never stop early
+    eval_every_steps: int = 0  # 0: evaluate at the end of each epoch only
+    seed: int = 0
+    threads: int = 0  # 0: torch's default
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    bf16: bool = False  # bfloat16 autocast (CPU with AMX, recent GPUs)
+
+    def check(self) -> None:
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UserError(f"train.{name}: expected a positive integer, "
+                                f"got {getattr(self, name)}")
+        if not 0 <= self.label_smoothing < 1:
+            raise UserError(f"train.label_smoothing: expected a fraction in [0, 1), "
+                            f"got {self.label_smoothing}")
+        if self.learning_rate <= 0:
+            raise UserError(f"train.learning_rate: expected > 0, got {self.learning_rate}")
+
+
+class Task(Protocol):
+    """What a model family gives the trainer."""
+
+    model: nn.Module
+    unit: str  # what the throughput counts: "img", "tok"
+
+    def batches(self, epoch: int, seed: int) -> Sequence[Any]:
+        """This epoch's batches, in an order that depends only on (seed, epoch)."""
+
+    def loss(self, batch: Any) -> tuple[torch.Tensor, int]:
+        """Mean training loss of ``batch`` and how many units it holds."""
+
+    def evaluate(self) -> dict[str, float]:
+        """Held-out metrics, e.g. ``{"valid_loss": ..., "valid_accuracy": ...}``."""
+
+    def save_extra(self, directory: Path) -> None:
+        """Write the task's own files (config, vocabulary) into a checkpoint directory."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C: a checkpoint was saved at ``path`` and training stopped."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"interrupted; checkpoint saved in {path}")
+        self.path = path
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("train.device: cuda requested but torch sees no CUDA device")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UserError("train.device: mps requested but torch sees no MPS device")
+    return torch.device(name)
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params, lr, decay = model.parameters(), config.learning_rate, config.weight_decay
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
+    if config.optimizer == "rmsprop":  # Keras's defaults: rho 0.9, epsilon 1e-7
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, weight_decay=decay,
+                                   momentum=config.momentum)
+    return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=decay)
+
+
+def build_scheduler(optimizer, config: TrainConfig):
+    if config.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, config.lr_step_epochs, config.lr_gamma)
+    if config.lr_schedule == "plateau":
+        mode = "min" if lower_is_better(config.early_stopping_metric) else "max"
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=config.lr_gamma, patience=config.plateau_patience)
+    return None
+
+
+def lower_is_better(metric: str) -> bool:
+    return any(word in metric.lower() for word in LOWER_IS_BETTER)
+
+
+@dataclass
+class Position:
+    """Where training stands: ``batch`` batches of ``epoch`` done, ``step`` updates in all."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    best: float | None = None
+    epochs_without_improvement: int = 0
+
+
+class Trainer:
+    """Runs a :class:`Task` under a :class:`TrainConfig`, writing into ``run_dir``.
+
+    ``run_dir`` receives ``metrics.jsonl`` (one JSON object per evaluation),
+    ``loss.png``, and ``checkpoints/{last,best}``.
+    """
+
+    def __init__(self, task: Task, config: TrainConfig, run_dir: Path,
+                 log=print) -> None:
+        self.task, self.config, self.run_dir, self.log = task, config, Path(run_dir), log
+        self.optimizer = build_optimizer(task.model, config)
+        self.scheduler = build_scheduler(self.optimizer, config)
+        self.position = Position()
+        self.metrics_path = self.run_dir / "metrics.jsonl"
+        self._interrupted = False
+        self._started = time.perf_counter()
+
+    # --- state -------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "position": vars(self.position).copy(),
+        }
+
+    def resume(self) -> None:
+        """Continue from ``run_dir``'s ``last`` checkpoint."""
+        path = checkpoint.resolve(self.run_dir, "last")
+        checkpoint.load_weights(self.task.model, path)
+        state = checkpoint.load_state(path)
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.position = Position(**state["position"])
+        self._drop_metrics_after(self.position.step)
+        self.log(f"resuming from {path} (epoch {self.position.epoch + 1}, "
+                 f"batch {self.position.batch}, step {self.position.step})")
+
+    def _drop_metrics_after(self, step: int) -> None:
+        """Forget evaluations logged after the checkpoint we resume from."""
+        if not self.metrics_path.exists():
+            return
+        rows = [line for line in self.metrics_path.read_text().splitlines()
+                if line.strip() and json.loads(line)["step"] <= step]
+        self.metrics_path.write_text("".join(row + "\n" for row in rows))
+
+    def save(self, best: bool = False) -> Path:
+        links = ("last", "best") if best else ("last",)
+        return checkpoint.write_checkpoint(self.run_dir, self.position.step, self.task.model,
+                                           self.state(), self.task.save_extra, links)
+
+    # --- the loop ------------------------------------------------------------------------
+    def fit(self) -> list[dict]:
+        """Train to the configured number of epochs (or early stop); returns the metrics rows."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        try:
+            while self.position.epoch < self.config.epochs:
+                if self._run_epoch():
+                    break
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        return self.metrics_rows()
+
+    def _on_interrupt(self, _signum, _frame) -> None:
+        if self._interrupted:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._interrupted = True
+        self.log("\ninterrupt: saving a checkpoint after this step (Ctrl-C again to abort)")
+
+    def _run_epoch(self) -> bool:
+        """One epoch from the current position; True when early stopping ends training."""
+        position, config, model = self.position, self.config, self.task.model
+        batches = self.task.batches(position.epoch, config.seed)
+        device_type = next(model.parameters()).device.type
+        total_loss, total_batches = 0.0, 0
+        bar = tqdm(total=len(batches), initial=position.batch, unit="batch", leave=False,
+                   desc=f"epoch {position.epoch + 1}/{config.epochs}", dynamic_ncols=True)
+        units, started = 0, time.perf_counter()
+        for batch in batches[position.batch :]:
+            model.train()
+            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
+                loss, count = self.task.loss(batch)
+            if not torch.isfinite(loss):
+                bar.close()
+                raise UserError(
+                    f"training stopped: non-finite loss ({loss.item()}) at epoch "
+                    f"{position.epoch + 1}, step {position.step + 1}; the last good checkpoint "
+                    f"is {checkpoint.checkpoints_dir(self.run_dir) / 'last'}")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_grad_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+            self.optimizer.step()
+            position.batch += 1
+            position.step += 1
+            total_loss += loss.item()
+            total_batches += 1
+            units += count
+            if total_batches % 20 == 0:
+                rate = units / (time.perf_counter() - started)
+                bar.set_postfix_str(f"loss {total_loss / total_batches:.4f}, "
+                                    f"{rate:,.0f} {self.task.unit}/s", refresh=False)
+            bar.update(1)
+            if config.eval_every_steps and position.step % config.eval_every_steps == 0:
+                self._evaluate(total_loss / total_batches, fraction=len(batches))
+            if self._interrupted:
+                bar.close()
+                raise Interrupted(self.save())
+        bar.close()
+        position.epoch += 1
+        position.batch = 0
+        row = self._evaluate(total_loss / max(total_batches, 1))
+        improved = self._track_best(row)
+        stop = (config.early_stopping_patience > 0
+                and position.epochs_without_improvement >= config.early_stopping_patience)
+        self._step_scheduler(row)
+        self.save(best=improved)
+        self._plot()
+        if stop:
+            self.log(f"early stopping: no better {config.early_stopping_metric} for "
+                     f"{config.early_stopping_patience} epochs")
+        return stop
+
+    def _evaluate(self, train_loss: float, fraction: int | None = None) -> dict:
+        position = self.position
+        epoch = position.epoch + (position.batch / fraction if fraction else 0)
+        row = {"epoch": round(epoch, 4), "step": position.step, "train_loss": train_loss}
+        with torch.no_grad():
+            row.update(self.task.evaluate())
+        row["lr"] = self.optimizer.param_groups[0]["lr"]
+        row["elapsed_s"] = round(time.perf_counter() - self._started, 2)
+        with self.metrics_path.open("a") as stream:
+            stream.write(json.dumps(row) + "\n")
+        shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                          for k, v in row.items())
+        self.log(shown)
+        return row
+
+    def _track_best(self, row: dict) -> bool:
+        metric = self.config.early_stopping_metric
+        if metric not in row:
+            raise UserError(f"train.early_stopping_metric: {metric!r} is not measured; "
+                            f"measured: {sorted(k for k in row if k not in ('epoch', 'step'))}")
+        value, best = row[metric], self.position.best
+        better = best is None or (value < best if lower_is_better(metric) else value > best)
+        if better and math.isfinite(value):
+            self.position.best = value
+            self.position.epochs_without_improvement = 0
+            return True
+        self.position.epochs_without_improvement += 1
+        return False
+
+    def _step_scheduler(self, row: dict) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(row[self.config.early_stopping_metric])
+        elif self.scheduler is not None:
+            self.scheduler.step()
+
+    def metrics_rows(self) -> list[dict]:
+        if not self.metrics_path.exists():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+
+    def _plot(self) -> None:
+        from seq2seq.reports.plots import plot_losses
+
+        plot_losses(self.metrics_rows(), self.run_dir / "loss.png")

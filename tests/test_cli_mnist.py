@@ -1,0 +1,113 @@
+"""``seq2seq mnist train | eval | predict`` end to end on the embedded digits (seconds)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from seq2seq.cli import main
+from seq2seq.data.mnist import load_embedded
+
+FAST = ["--set", "train.epochs=1", "--set", "model.units=16", "--threads", "2"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "demo"
+    result = CliRunner().invoke(main, ["mnist", "train", "mnist-demo", *FAST,
+                                       "--out", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "test accuracy" in result.output
+    return run_dir
+
+
+def test_train_writes_a_run_directory_that_describes_itself(trained_run):
+    for name in ("config.json", "metrics.jsonl", "loss.png", "confusion.png", "errors.png",
+                 "test.json", "checkpoints/best/model.safetensors",
+                 "checkpoints/last/state.pt", "checkpoints/best/config.json"):
+        assert (trained_run / name).exists(), name
+    rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 1 and "valid_accuracy" in rows[0]
+
+
+def test_eval_json_prints_one_object(trained_run):
+    result = CliRunner().invoke(main, ["mnist", "eval", str(trained_run), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert 0.2 < report["accuracy"] <= 1 and report["images"] == 1000
+
+
+def test_predict_reads_images_of_any_size_and_polarity(trained_run, tmp_path):
+    digits = load_embedded()
+    pixels = digits.test_images[0].numpy()
+    white_on_black = tmp_path / "digit.png"
+    Image.fromarray(pixels).resize((90, 90)).save(white_on_black)
+    black_on_white = tmp_path / "inverted.jpg"
+    Image.fromarray(255 - pixels).resize((60, 60)).save(black_on_white)
+    result = CliRunner().invoke(main, ["mnist", "predict", str(trained_run),
+                                       str(white_on_black), str(black_on_white)])
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.output.splitlines()]
+    assert [line[0] for line in lines] == [str(white_on_black), str(black_on_white)]
+    assert all(line[1] in "0123456789" and 0 < float(line[2]) <= 1 for line in lines)
+
+
+def test_resume_a_finished_run_for_more_epochs(trained_run, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained_run, run_dir, symlinks=True)
+    result = CliRunner().invoke(main, ["mnist", "train", "--resume", str(run_dir),
+                                       "--set", "train.epochs=2"])
+    assert result.exit_code == 0, result.output
+    assert "resuming from" in result.output
+    rows = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(row)["epoch"] for row in rows] == [1, 2]
+
+
+def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, tmp_path):
+    runner = CliRunner()
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("hello")
+    cases = [
+        (["mnist", "predict", str(trained_run), str(not_an_image)], "cannot read as an image"),
+        (["mnist", "train", "mnist-demo", "--out", str(trained_run)], "already holds a run"),
+        (["mnist", "train", "mnist-demo", "--set", "model.unit=3", "--out", str(tmp_path / "x")],
+         "model.unit: unknown key"),
+        (["mnist", "train", "no-such-recipe", "--out", str(tmp_path / "y")],
+         "recipe 'no-such-recipe': no such file"),
+        (["mnist", "eval", str(tmp_path / "nothing")], "no such run directory"),
+        (["mnist", "eval", str(trained_run), "--data-dir", str(tmp_path)],
+         "MNIST IDX files not found"),
+    ]
+    for arguments, message in cases:
+        result = runner.invoke(main, arguments)
+        assert result.exit_code == 1, (arguments, result.output)
+        assert message in result.output, result.output
+        assert "Traceback" not in result.output
+        assert result.output.strip().count("\n") == 0 or "data:" in result.output
+
+
+def test_ctrl_c_in_the_command_saves_and_exits_130(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seq2seq", "mnist", "train", "mnist-demo", "--set",
+         "train.epochs=100", "--set", "model.units=16", "--threads", "1", "--out", str(run_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    deadline = time.monotonic() + 120
+    while not (run_dir / "metrics.jsonl").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted; checkpoint saved" in stderr and "Traceback" not in stderr
+    assert f"seq2seq mnist train --resume {run_dir}" in stderr
+    assert (run_dir / "checkpoints" / "last" / "model.safetensors").exists()

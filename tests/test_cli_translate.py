@@ -1,0 +1,126 @@
+"""``seq2seq train | translate | summary`` end to end on a handful of pairs (seconds)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from seq2seq.cli import main
+
+PAIRS = [
+    ("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
+    ("Fire!", "Au feu !"), ("Help!", "À l'aide !"), ("Stop!", "Arrête-toi !"),
+    ("Wait!", "Attends !"), ("I see.", "Je comprends."), ("I try.", "J'essaye."),
+    ("I won!", "J'ai gagné !"), ("Smile.", "Souris."),
+]
+FAST = ["--set", "model.units=16", "--set", "model.embedding=8", "--set", "train.epochs=2",
+        "--set", "train.batch_size=4", "--set", "eval.max_sentences=0", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "pairs.txt"
+    path.write_text("".join(f"{src}\t{tgt}\tCC-BY 2.0\n" for src, tgt in PAIRS),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_run(pairs_file, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "fra"
+    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
+                                       f"data.path={pairs_file}", "--out", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_train_writes_a_run_that_describes_itself(trained_run):
+    for name in ("config.json", "metrics.jsonl", "loss.png", "source.tokenizer.json",
+                 "target.tokenizer.json", "checkpoints/best/model.safetensors",
+                 "checkpoints/best/target.tokenizer.json", "checkpoints/last/state.pt"):
+        assert (trained_run / name).exists(), name
+    rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2
+    assert {"valid_loss", "valid_perplexity", "valid_accuracy", "valid_chrf",
+            "valid_bleu"} <= set(rows[0])
+
+
+def test_translate_writes_one_line_per_input_line_in_order(trained_run, tmp_path):
+    lines = ["Go.", "", "Hi.", "Ω unknown ∑ characters", "Smile."]
+    source = tmp_path / "input.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["translate", str(trained_run), "--input", str(source),
+                                       "--batch-size", "2"])
+    assert result.exit_code == 0, result.output
+    outputs = result.stdout.split("\n")[:-1]
+    assert len(outputs) == len(lines)
+    assert "unknown source symbol" in result.stderr
+    from_stdin = CliRunner().invoke(main, ["translate", str(trained_run)],
+                                    input="\n".join(lines) + "\n")
+    assert from_stdin.stdout.split("\n")[:-1] == outputs
+
+
+def test_summary_prints_the_keras_table(pairs_file):
+    result = CliRunner().invoke(main, ["summary", "fra-eng-keras", "--set",
+                                       f"data.path={pairs_file}"])
+    assert result.exit_code == 0, result.output
+    assert "Layer (type)" in result.output and "Total params:" in result.output
+    assert "(LSTM)" in result.output
+
+
+def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, pairs_file, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Go.\tVa !\nno tab on this line\n", encoding="utf-8")
+    cases = [
+        (["train", "fra-eng", "--set", f"data.path={bad}", "--out", str(tmp_path / "a")],
+         f"{bad}:2:"),
+        (["train", "fra-eng", "--set", "data.path=missing.txt", "--out", str(tmp_path / "b")],
+         "missing.txt"),
+        (["train", "fra-eng", "--set", "model.unitz=3", "--out", str(tmp_path / "c")],
+         "model.unitz: unknown key"),
+        (["translate", str(tmp_path / "nothing")], "no such run directory"),
+        (["translate", str(trained_run), "--input", str(tmp_path / "none.txt")],
+         "none.txt: no such file"),
+    ]
+    for arguments, message in cases:
+        result = CliRunner().invoke(main, arguments)
+        assert result.exit_code == 1, (arguments, result.output)
+        assert message in result.output, result.output
+        assert "Traceback" not in result.output
+
+
+def test_resume_continues_an_interrupted_run_exactly(pairs_file, tmp_path):
+    """Ctrl-C in the real command, then --resume: the weights equal an uninterrupted run's."""
+    import os
+    import signal
+    import time
+
+    from safetensors.torch import load_file
+
+    common = [sys.executable, "-m", "seq2seq", "train", "fra-eng", *FAST, "--set",
+              "train.epochs=30", "--set", f"data.path={pairs_file}", "--set",
+              "eval.max_sentences=2"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    subprocess.run([*common, "--out", str(tmp_path / "whole")], check=True, env=env,
+                   capture_output=True)
+    process = subprocess.Popen([*common, "--out", str(tmp_path / "cut")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "cut" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while (not metrics.exists() or len(metrics.read_text().splitlines()) < 3) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    resumed = subprocess.run([sys.executable, "-m", "seq2seq", "train", "--resume",
+                              str(tmp_path / "cut")], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = load_file(tmp_path / "whole" / "checkpoints" / "last" / "model.safetensors")
+    cut = load_file(tmp_path / "cut" / "checkpoints" / "last" / "model.safetensors")
+    assert whole.keys() == cut.keys()
+    for name in whole:
+        assert (whole[name] == cut[name]).all(), name

@@ -1,0 +1,149 @@
+"""The training loop: exact resume after Ctrl-C, atomic checkpoints, non-finite loss."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from seq2seq import checkpoint
+from seq2seq.data.mnist import DigitSplits
+from seq2seq.errors import UserError
+from seq2seq.models import RowClassifierConfig
+from seq2seq.tasks.mnist import MnistDataConfig, MnistRecipe, MnistTask
+from seq2seq.trainer import Interrupted, TrainConfig, Trainer
+
+
+def synthetic_digits(count=96, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(count) % 10
+    images = torch.randint(0, 60, (count, 28, 28), generator=generator, dtype=torch.uint8)
+    for index, label in enumerate(labels):  # a learnable signal: a bright row per class
+        images[index, 2 + 2 * label] = 255
+    return DigitSplits(images, labels, images[:40].clone(), labels[:40].clone(), "synthetic")
+
+
+def make_task(**train):
+    recipe = MnistRecipe(
+        data=MnistDataConfig(source="embedded", valid_size=16),
+        model=RowClassifierConfig(units=8, dropout=0.3),
+        train=TrainConfig(**{"epochs": 2, "batch_size": 16, "seed": 7, **train}),
+    )
+    torch.manual_seed(recipe.train.seed)
+    return MnistTask(recipe, synthetic_digits(), torch.device("cpu"))
+
+
+def quiet(_message):
+    pass
+
+
+def weights(task):
+    return {k: v.clone() for k, v in task.model.state_dict().items()}
+
+
+def test_sigint_saves_and_resume_ends_with_the_uninterrupted_weights(tmp_path):
+    reference = make_task()
+    Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
+
+    interrupted = make_task()
+    original_loss = interrupted.loss
+    calls = {"n": 0}
+
+    def loss_then_ctrl_c(batch):
+        calls["n"] += 1
+        if calls["n"] == 7:  # mid-way through the second epoch (5 batches per epoch)
+            os.kill(os.getpid(), signal.SIGINT)
+        return original_loss(batch)
+
+    interrupted.loss = loss_then_ctrl_c
+    with pytest.raises(Interrupted) as stopped:
+        Trainer(interrupted, interrupted.recipe.train, tmp_path / "b", log=quiet).fit()
+    assert stopped.value.path.name == "step-00000007"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+    resumed = make_task()
+    trainer = Trainer(resumed, resumed.recipe.train, tmp_path / "b", log=quiet)
+    trainer.resume()
+    assert (trainer.position.epoch, trainer.position.batch) == (1, 2)
+    rows = trainer.fit()
+    expected, got = weights(reference), weights(resumed)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    assert [row["step"] for row in rows] == [5, 10]
+    assert (tmp_path / "b" / "loss.png").exists()
+    assert (tmp_path / "b" / "checkpoints" / "best").is_symlink()
+
+
+def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path):
+    script = textwrap.dedent(f"""
+        import os, signal, torch
+        from seq2seq import checkpoint
+        model = torch.nn.Linear(2, 2)
+        checkpoint.write_checkpoint({str(tmp_path)!r}, 1, model, {{"n": 1}})
+        real_save = torch.save
+        def killed(obj, path, *a, **k):
+            real_save(obj, path, *a, **k)
+            os.kill(os.getpid(), signal.SIGKILL)  # after some files, before the rename
+        torch.save = killed
+        with torch.no_grad():
+            model.weight.fill_(5.0)
+        checkpoint.write_checkpoint({str(tmp_path)!r}, 2, model, {{"n": 2}})
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert result.returncode == -signal.SIGKILL
+    last = checkpoint.resolve(tmp_path, "last")
+    assert last.name == "step-00000001"
+    assert checkpoint.load_state(last) == {"n": 1}
+    model = torch.nn.Linear(2, 2)
+    checkpoint.load_weights(model, last)
+    assert not torch.all(model.weight == 5.0)
+    assert (tmp_path / "checkpoints" / "step-00000002.tmp").exists()
+    checkpoint.write_checkpoint(tmp_path, 3, model, {"n": 3})  # the next write tidies up
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["last",
+                                                                             "step-00000003"]
+
+
+def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path):
+    task = make_task(epochs=3)
+    original_loss = task.loss
+    calls = {"n": 0}
+
+    def loss(batch):
+        calls["n"] += 1
+        value, count = original_loss(batch)
+        return (value * float("nan") if calls["n"] == 8 else value), count
+
+    task.loss = loss
+    with pytest.raises(UserError, match=r"non-finite loss \(nan\) at epoch 2, step 8; the last "
+                                        r"good checkpoint is .*checkpoints/last"):
+        Trainer(task, task.recipe.train, tmp_path, log=quiet).fit()
+    assert checkpoint.resolve(tmp_path, "last").name == "step-00000005"
+
+
+def test_wrong_checkpoint_is_a_clear_error(tmp_path):
+    task = make_task(epochs=1)
+    Trainer(task, task.recipe.train, tmp_path, log=quiet).fit()
+    other = torch.nn.Linear(3, 3)
+    with pytest.raises(UserError, match=r"model.safetensors: checkpoint does not fit this model"):
+        checkpoint.load_weights(other, checkpoint.resolve(tmp_path))
+    with pytest.raises(UserError, match=r"no checkpoint found"):
+        checkpoint.resolve(Path(tmp_path / "checkpoints"))
+    (checkpoint.resolve(tmp_path) / "model.safetensors").write_bytes(b"truncated")
+    with pytest.raises(UserError, match=r"unreadable weights"):
+        checkpoint.load_weights(task.model, checkpoint.resolve(tmp_path))
+
+
+def test_early_stopping_and_metrics_rows(tmp_path):
+    task = make_task(epochs=6, early_stopping_metric="valid_loss", early_stopping_patience=1,
+                     learning_rate=1e-9)
+    rows = Trainer(task, task.recipe.train, tmp_path, log=quiet).fit()
+    assert 2 <= len(rows) < 6
+    assert {"epoch", "step", "train_loss", "valid_loss", "valid_accuracy", "lr"} <= set(rows[0])
+    with pytest.raises(UserError, match=r"train.early_stopping_metric: 'valid_bleu' is not"):
+        task = make_task(early_stopping_metric="valid_bleu")
+        Trainer(task, task.recipe.train, tmp_path / "x", log=quiet).fit()
