@@ -8,7 +8,12 @@ import click
 
 from seq2seq import __version__
 from seq2seq.cli_mnist import mnist
-from seq2seq.cli_translate import summary_command, train, translate_command
+from seq2seq.cli_translate import (
+    evaluate_command,
+    summary_command,
+    train,
+    translate_command,
+)
 from seq2seq.errors import UserError
 
 
@@ -30,6 +35,7 @@ def main() -> None:
 
 main.add_command(train)
 main.add_command(translate_command)
+main.add_command(evaluate_command)
 main.add_command(summary_command)
 main.add_command(mnist)
 
@@ -72,6 +78,49 @@ def bench_mnist(data_dir, rounds, threads) -> None:
     digits = load_digits(data_dir=data_dir)
     tutorial, ours = run_mnist_benchmark(digits, RECIPES, rounds, threads)
     click.echo(format_mnist_table(tutorial, ours, digits.source))
+
+
+@bench.command("train")
+@click.argument("recipe", default="fra-eng-keras")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe key, e.g. data.path=../shared/data/fra-eng/fra.txt.")
+@click.option("--epochs", default=3, show_default=True, help="Epochs to time.")
+@click.option("--threads", default=2, show_default=True, help="torch threads.")
+def bench_train(recipe, overrides, epochs, threads) -> None:
+    """Seconds per training epoch of a translation RECIPE, through the real trainer."""
+    from seq2seq.benchmarks.train import format_train_table, run_train_benchmark
+    from seq2seq.cli_common import RECIPES
+
+    rows, source, tokens = run_train_benchmark(recipe, RECIPES, list(overrides), epochs, threads)
+    click.echo(format_train_table(recipe, rows, source, tokens, threads))
+
+
+@bench.command("decode")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override the run's data settings, e.g. data.path=... (to find the data).")
+@click.option("--beam", default=5, show_default=True, help="Beam size to time beside greedy.")
+@click.option("--batch-size", default=256, show_default=True, help="Sentences per batch.")
+@click.option("--threads", default=2, show_default=True, help="torch threads.")
+def bench_decode(run_dir, overrides, beam, batch_size, threads) -> None:
+    """Batched greedy and beam search vs one sentence at a time, on RUN_DIR's validation set."""
+    from seq2seq.benchmarks.decode import format_decode_table, run_decode_benchmark
+    from seq2seq.config import from_mapping, parse_override, to_mapping
+    from seq2seq.data.pairs import PairDataConfig, load_pair_splits
+    from seq2seq.translator import Translator
+
+    translator = Translator.from_pretrained(run_dir)
+    data = to_mapping(translator.recipe.data)
+    for text in overrides:
+        keys, value = parse_override(text)
+        if keys[0] != "data" or len(keys) != 2:
+            raise UserError(f"--set {text!r}: only data.KEY settings apply here")
+        data[keys[1]] = value
+    splits = load_pair_splits(from_mapping(PairDataConfig, data, "data."))
+    sentences = [pair.src for pair in splits.valid]
+    rows = run_decode_benchmark(translator, sentences, (1, beam), batch_size, threads=threads)
+    click.echo(format_decode_table(rows, f"{run_dir}: {len(sentences):,} validation sources, "
+                                         f"{threads} threads"))
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:

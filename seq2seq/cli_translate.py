@@ -44,12 +44,13 @@ def train(recipe, overrides, run_dir, resume_dir, threads, device, bf16) -> None
 
 def _show_examples(run_dir: Path, splits) -> None:
     """A few validation translations from the best checkpoint, and its scores."""
-    from seq2seq.tasks.translation import load_translator, translate
+    from seq2seq import checkpoint
+    from seq2seq.translator import Translator
 
-    recipe, model, source, target, path = load_translator(run_dir)
+    path = checkpoint.resolve(run_dir, "best")
+    translator = Translator.from_pretrained(path)
     pairs = splits.valid[:: max(1, len(splits.valid) // SHOWN_EXAMPLES)][:SHOWN_EXAMPLES]
-    outputs = translate(model, source, target, [p.src for p in pairs], recipe.decode,
-                        next(model.parameters()).device)
+    outputs = translator.translate([p.src for p in pairs])
     click.echo(f"best checkpoint: {path}")
     for pair, output in zip(pairs, outputs):
         click.echo(f"  {pair.src}\n    -> {output}\n    (reference: {pair.tgt})")
@@ -71,23 +72,72 @@ def _metrics(run_dir: Path) -> list[dict]:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--input", "input_path", type=click.Path(path_type=Path),
               help="A file of source sentences, one per line (default: standard input).")
+@click.option("--beam", type=int, help="Beam size (1: greedy).")
+@click.option("--nbest", type=int, default=1, show_default=True,
+              help="Hypotheses per sentence (at most the beam size).")
+@click.option("--alpha", type=float, help="GNMT length normalisation (0: raw log-prob).")
 @click.option("--batch-size", type=int, help="Sentences per decoding batch.")
-def translate_command(run_dir, input_path, batch_size) -> None:
+@click.option("--max-len-ratio", type=float, help="Output length limit, times the source's.")
+@click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text",
+              show_default=True, help="text: the best (or n-best, tab-separated) per line; "
+              "jsonl: the source and its hypotheses with scores.")
+def translate_command(run_dir, input_path, beam, nbest, alpha, batch_size, max_len_ratio,
+                      output_format) -> None:
     """Translate lines (stdin or --input) with RUN_DIR's best model, one output line each."""
-    from seq2seq.tasks.translation import load_translator, translate
+    import json
 
-    recipe, model, source, target, _ = load_translator(run_dir)
-    if batch_size is not None:
-        if batch_size < 1:
-            raise UserError(f"--batch-size: expected a positive integer, got {batch_size}")
-        recipe.decode.batch_size = batch_size
+    from seq2seq.translator import Translator
+
+    for name, value in (("--beam", beam), ("--nbest", nbest), ("--batch-size", batch_size)):
+        if value is not None and value < 1:
+            raise UserError(f"{name}: expected a positive integer, got {value}")
+    translator = Translator.from_pretrained(run_dir)
     lines = _read_lines(input_path)
-    outputs = translate(model, source, target, lines, recipe.decode,
-                        next(model.parameters()).device)
-    sys.stdout.write("".join(output + "\n" for output in outputs))
-    if source.unknown_count:
-        click.echo(f"note: {source.unknown_count} unknown source symbol(s) read as <unk>",
-                   err=True)
+    found = translator.translate(lines, beam=beam, nbest=nbest, alpha=alpha, scores=True,
+                                 batch_size=batch_size, max_len_ratio=max_len_ratio)
+    for line, hypotheses in zip(lines, found):
+        if output_format == "jsonl":
+            record = {"source": line, "hypotheses": [
+                {"text": h.text, "score": round(h.score, 4),
+                 "normalized_score": round(h.normalized_score, 4)} for h in hypotheses]}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write("\t".join(h.text for h in hypotheses) + "\n")
+    if translator.source.unknown_count:
+        click.echo(f"note: {translator.source.unknown_count} unknown source symbol(s) read as "
+                   "<unk>", err=True)
+
+
+@click.command("evaluate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--data", "data_path", type=click.Path(path_type=Path), required=True,
+              help="Held-out pairs (tsv, csv or jsonl, as the recipe's data).")
+@click.option("--beam", type=int, help="Beam size (1: greedy).")
+@click.option("--alpha", type=float, help="GNMT length normalisation.")
+@click.option("--metrics", "metric_list", default="bleu,chrf", show_default=True,
+              help="Comma-separated: bleu, chrf, ter, wer, per, cer, exact, ser.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate_command(run_dir, data_path, beam, alpha, metric_list, as_json) -> None:
+    """Score RUN_DIR's best model on --data, single- and multi-reference."""
+    import dataclasses
+    import json
+
+    from seq2seq import metrics
+    from seq2seq.data.pairs import read_pairs
+    from seq2seq.evaluation import evaluate_pairs, format_report
+    from seq2seq.translator import Translator
+
+    names = [name.strip() for name in metric_list.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(metrics.METRICS))
+    if unknown or not names:
+        raise UserError(f"--metrics: unknown {unknown or names}; valid: {sorted(metrics.METRICS)}")
+    if beam is not None and beam < 1:
+        raise UserError(f"--beam: expected a positive integer, got {beam}")
+    translator = Translator.from_pretrained(run_dir)
+    pairs, _ = read_pairs(data_path, translator.recipe.data)
+    report = evaluate_pairs(translator, pairs, names,
+                            translator.search_config(beam_size=beam, alpha=alpha))
+    click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
 
 
 def _read_lines(path: Path | None) -> list[str]:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from seq2seq import checkpoint
 from seq2seq.errors import UserError
 
-LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "perplexity")
+LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "ser", "perplexity")
 
 
 @dataclass
@@ -47,6 +47,7 @@ class TrainConfig:
     plateau_patience: int = 1
     early_stopping_metric: str = "valid_loss"
     early_stopping_patience: int = 0  # 0: never stop early
+    max_minutes: float = 0.0  # 0: no limit; else no epoch starts that would end past it
     eval_every_steps: int = 0  # 0: evaluate at the end of each epoch only
     seed: int = 0
     threads: int = 0  # 0: torch's default
@@ -159,6 +160,8 @@ class Trainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._interrupted = False
         self._started = time.perf_counter()
+        self._epoch_started, self._evaluating_seconds = self._started, 0.0
+        self._first_epoch = 0
 
     # --- state -------------------------------------------------------------------------
     def state(self) -> dict:
@@ -183,6 +186,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.position = Position(**state["position"])
         self._drop_metrics_after(self.position.step)
+        self._first_epoch = self.position.epoch
         self.log(f"resuming from {path} (epoch {self.position.epoch + 1}, "
                  f"batch {self.position.batch}, step {self.position.step})")
 
@@ -227,6 +231,7 @@ class Trainer:
         bar = tqdm(total=len(batches), initial=position.batch, unit="batch", leave=False,
                    desc=f"epoch {position.epoch + 1}/{config.epochs}", dynamic_ncols=True)
         units, started = 0, time.perf_counter()
+        self._epoch_started, self._evaluating_seconds = started, 0.0
         for batch in batches[position.batch :]:
             model.train()
             with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
@@ -270,14 +275,31 @@ class Trainer:
         if stop:
             self.log(f"early stopping: no better {config.early_stopping_metric} for "
                      f"{config.early_stopping_patience} epochs")
-        return stop
+        return stop or self._out_of_time()
+
+    def _out_of_time(self) -> bool:
+        """Whether another epoch, as long as the average so far, would pass ``max_minutes``."""
+        if not self.config.max_minutes or self.position.epoch >= self.config.epochs:
+            return False
+        elapsed = time.perf_counter() - self._started
+        epochs_here = self.position.epoch - self._first_epoch
+        if elapsed + elapsed / max(epochs_here, 1) <= 60 * self.config.max_minutes:
+            return False
+        self.log(f"time budget: stopping after {elapsed / 60:.1f} minutes "
+                 f"(train.max_minutes = {self.config.max_minutes})")
+        return True
 
     def _evaluate(self, train_loss: float, fraction: int | None = None) -> dict:
         position = self.position
         epoch = position.epoch + (position.batch / fraction if fraction else 0)
-        row = {"epoch": round(epoch, 4), "step": position.step, "train_loss": train_loss}
+        evaluation_started = time.perf_counter()
+        train_seconds = evaluation_started - self._epoch_started - self._evaluating_seconds
+        row = {"epoch": round(epoch, 4), "step": position.step, "train_loss": train_loss,
+               "train_seconds": round(train_seconds, 3)}  # this epoch's, up to now
         with torch.no_grad():
             row.update(self.task.evaluate())
+        row["eval_seconds"] = round(time.perf_counter() - evaluation_started, 3)
+        self._evaluating_seconds += row["eval_seconds"]
         row["lr"] = self.optimizer.param_groups[0]["lr"]
         row["elapsed_s"] = round(time.perf_counter() - self._started, 2)
         with self.metrics_path.open("a") as stream:

@@ -124,3 +124,49 @@ def test_resume_continues_an_interrupted_run_exactly(pairs_file, tmp_path):
     assert whole.keys() == cut.keys()
     for name in whole:
         assert (whole[name] == cut[name]).all(), name
+
+
+def test_beam_nbest_and_jsonl(trained_run):
+    lines = ["Go.", "I see."]
+    result = CliRunner().invoke(main, ["translate", str(trained_run), "--beam", "3", "--nbest",
+                                       "3", "--format", "jsonl"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["source"] for r in records] == lines
+    for record in records:
+        scores = [h["normalized_score"] for h in record["hypotheses"]]
+        assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    text = CliRunner().invoke(main, ["translate", str(trained_run), "--beam", "3", "--nbest",
+                                     "2"], input="Go.\n")
+    assert text.exit_code == 0 and text.stdout.count("\t") == 1
+    too_many = CliRunner().invoke(main, ["translate", str(trained_run), "--beam", "2",
+                                         "--nbest", "3"], input="Go.\n")
+    assert too_many.exit_code == 1 and "nbest" in too_many.output
+
+
+def test_python_api_beam_one_is_greedy(trained_run):
+    from seq2seq.translator import Translator
+
+    translator = Translator.from_pretrained(trained_run)
+    sentences = [src for src, _ in PAIRS]
+    greedy = translator.translate(sentences)
+    assert translator.translate(sentences, beam=1) == greedy
+    hypotheses = translator.translate(sentences, beam=4, nbest=2)
+    assert all(len(nbest) == 2 and nbest[0].text != nbest[1].text for nbest in hypotheses)
+
+
+def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):
+    data = tmp_path / "held-out.txt"
+    data.write_text("Go.\tVa !\nGo.\tBouge !\nHi.\tSalut !\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                       "--metrics", "bleu,chrf,ter,wer,cer,exact", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["pairs"] == 3 and report["distinct_sources"] == 2
+    assert set(report["multi_reference"]) == {"bleu", "chrf", "ter", "wer", "cer", "exact"}
+    table = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                      "--beam", "2"])
+    assert table.exit_code == 0 and "single-ref" in table.output and "beam 2" in table.output
+    bad = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                    "--metrics", "blue"])
+    assert bad.exit_code == 1 and "--metrics: unknown ['blue']" in bad.output

@@ -147,3 +147,10 @@ def test_early_stopping_and_metrics_rows(tmp_path):
     with pytest.raises(UserError, match=r"train.early_stopping_metric: 'valid_bleu' is not"):
         task = make_task(early_stopping_metric="valid_bleu")
         Trainer(task, task.recipe.train, tmp_path / "x", log=quiet).fit()
+
+
+def test_time_budget_stops_before_an_epoch_that_would_overrun(tmp_path):
+    task = make_task(epochs=5, max_minutes=1e-6)
+    rows = Trainer(task, task.recipe.train, tmp_path, log=quiet).fit()
+    assert len(rows) == 1
+    assert checkpoint.resolve(tmp_path, "last").name == "step-00000005"

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from seq2seq.models.translator import Translator, TranslatorConfig, sequence_loss
+from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
 from seq2seq.search import SearchConfig, greedy_search
 
 CONFIGS = {
@@ -26,7 +26,7 @@ def toy_batch():
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_teacher_forcing_shapes_and_incremental_steps(name):
-    model = Translator(CONFIGS[name], src_vocab=12, tgt_vocab=11).eval()
+    model = EncoderDecoder(CONFIGS[name], src_vocab=12, tgt_vocab=11).eval()
     src, lengths, tgt_in = toy_batch()
     logits = model(src, lengths, tgt_in)
     assert logits.shape == (3, 4, 11)
@@ -39,7 +39,7 @@ def test_teacher_forcing_shapes_and_incremental_steps(name):
 
 
 def test_a_sentence_gets_the_same_state_alone_or_in_a_padded_batch():
-    model = Translator(CONFIGS["bidirectional-concat"], 12, 11).eval()
+    model = EncoderDecoder(CONFIGS["bidirectional-concat"], 12, 11).eval()
     src, lengths, tgt_in = toy_batch()
     batch_logits = model(src, lengths, tgt_in)
     alone = model(src[1:2, :2], lengths[1:2], tgt_in[1:2])
@@ -60,7 +60,7 @@ def test_loss_ignores_padding():
 
 
 def test_scheduled_sampling_with_probability_zero_is_teacher_forcing():
-    model = Translator(CONFIGS["keras"], 12, 11).eval()
+    model = EncoderDecoder(CONFIGS["keras"], 12, 11).eval()
     src, lengths, tgt_in = toy_batch()
     stepwise = model(src, lengths, tgt_in, sampling_probability=1e-12)
     torch.testing.assert_close(stepwise, model(src, lengths, tgt_in), atol=1e-5, rtol=1e-5)
@@ -70,7 +70,7 @@ def test_scheduled_sampling_with_probability_zero_is_teacher_forcing():
 
 def test_greedy_search_scores_are_the_teacher_forced_log_probabilities():
     torch.manual_seed(3)
-    model = Translator(CONFIGS["gru-embedding-2-layers"], 12, 11).eval()
+    model = EncoderDecoder(CONFIGS["gru-embedding-2-layers"], 12, 11).eval()
     src, lengths, _ = toy_batch()
     config = SearchConfig(max_len_ratio=1.0, max_len_offset=3)
     hypotheses = greedy_search(model, src, lengths, bos_id=1, eos_id=2, config=config)

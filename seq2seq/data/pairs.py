@@ -128,8 +128,16 @@ def read_pairs(path: str | Path, config: PairDataConfig) -> tuple[list[Pair], in
         UserError: the file is missing, empty, not UTF-8, of an unknown suffix, malformed,
             or holds a bad line (with ``on_bad_line = "error"``) or no pairs at all.
     """
+    _quiet_datasets()
     dataset, skipped = _read_file(Path(path), config)
     return _to_pairs(_normalized(dataset, config)), skipped
+
+
+def _quiet_datasets() -> None:
+    """No progress bars from ``datasets``: its steps here take seconds and would be noise."""
+    import datasets
+
+    datasets.disable_progress_bars()
 
 
 def load_pair_splits(config: PairDataConfig) -> PairSplits:
@@ -146,6 +154,7 @@ def load_pair_splits(config: PairDataConfig) -> PairSplits:
             fraction that leaves train or valid empty, or length limits that drop every pair.
     """
     config.check()
+    _quiet_datasets()
     if config.corpus == "cmudict":
         from seq2seq.data.cmudict import load_cmudict_splits
 

@@ -1,5 +1,6 @@
 """Models built around the shared recurrent core (:mod:`seq2seq.core`)."""
 
 from .row_classifier import RowClassifier, RowClassifierConfig
+from .translator import EncoderDecoder, TranslatorConfig
 
-__all__ = ["RowClassifier", "RowClassifierConfig"]
+__all__ = ["EncoderDecoder", "RowClassifier", "RowClassifierConfig", "TranslatorConfig"]

@@ -1,4 +1,4 @@
-"""The encoder-decoder of the Keras ``lstm_seq2seq`` example, on the shared core.
+"""The translator's model: the encoder-decoder of the Keras ``lstm_seq2seq`` example.
 
 The encoder reads the source; its final state, per layer, is the decoder's initial
 state (through a bridge when the encoder is bidirectional). The decoder is trained with
@@ -85,7 +85,7 @@ class Bridge(nn.Module):
                      for p, f, b in zip(self.projections, forward, backward))
 
 
-class Translator(nn.Module):
+class EncoderDecoder(nn.Module):
     """Encoder-decoder over token ids.
 
     Inputs of :meth:`forward`: ``src (batch, src_time)``, ``src_lengths (batch,)``,

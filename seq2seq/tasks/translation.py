@@ -1,4 +1,5 @@
-"""Translation as the trainer sees it: pairs + tokenizers + Translator + loss + greedy metrics."""
+"""Translation as the trainer sees it: pairs, tokenizers, the encoder-decoder, its loss, and
+validation metrics from decoded outputs (greedy, or beam when ``[decode]`` says so)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from seq2seq.batching import Batch, bucket_batches, collate, sorted_batches
 from seq2seq.config import from_mapping, save_json, to_mapping
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits
 from seq2seq.errors import UserError
-from seq2seq.models.translator import Translator, TranslatorConfig, sequence_loss
-from seq2seq.search import SearchConfig, greedy_search
+from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
+from seq2seq.search import SearchConfig
 from seq2seq.tokenizers import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
 from seq2seq.trainer import TrainConfig
+from seq2seq.translator import Translator
 
 
 @dataclass
@@ -87,7 +89,7 @@ class TranslationTask:
         self.train_examples = encode_pairs(splits.train, self.source, self.target)
         self.valid_examples = encode_pairs(splits.valid, self.source, self.target)
         self.train_lengths = [(len(s) + 1, len(t) + 1) for s, t in self.train_examples]
-        self.model = Translator(recipe.model, len(self.source), len(self.target),
+        self.model = EncoderDecoder(recipe.model, len(self.source), len(self.target),
                                 self.target.pad_id).to(device)
         self.step_count = 0
 
@@ -126,8 +128,9 @@ class TranslationTask:
                "valid_accuracy": correct / max(tokens, 1)}
         limit = self.recipe.eval.max_sentences or len(self.splits.valid)
         pairs = self.splits.valid[:limit]
-        outputs = translate(self.model, self.source, self.target, [p.src for p in pairs],
-                            self.recipe.decode, self.device)
+        translator = Translator(self.model, self.source, self.target, self.recipe.decode)
+        outputs = [nbest[0].text for nbest in
+                   translator.hypotheses([p.src for p in pairs], self.recipe.decode)]
         references = [[p.tgt] for p in pairs]
         for name in self.recipe.eval.metrics:
             row[f"valid_{name}"] = metrics.METRICS[name](outputs, references)
@@ -137,22 +140,6 @@ class TranslationTask:
         save_json(directory / "config.json", to_mapping(self.recipe))
         self.source.save(directory, "source")
         self.target.save(directory, "target")
-
-
-@torch.no_grad()
-def translate(model: Translator, source: Tokenizer, target: Tokenizer, sentences: list[str],
-              config: SearchConfig, device: torch.device) -> list[str]:
-    """Greedy translations of ``sentences``, in their order, batched by length."""
-    model.eval()
-    encoded = [source.encode(s) or [source.eos_id] for s in sentences]
-    outputs: list[str] = [""] * len(sentences)
-    for indices in sorted_batches([len(e) for e in encoded], config.batch_size):
-        batch = collate([(encoded[i], []) for i in indices], indices, source.pad_id,
-                        target.bos_id, target.eos_id).to(device)
-        for index, hypothesis in zip(indices, greedy_search(
-                model, batch.src, batch.src_lengths, target.bos_id, target.eos_id, config)):
-            outputs[index] = target.decode(hypothesis.tokens)
-    return outputs
 
 
 def load_tokenizers(directory: Path) -> tuple[Tokenizer, Tokenizer]:
@@ -170,7 +157,7 @@ def load_translator(run_dir: Path, which: str = "best"):
         raise UserError(f"{config_path}: unreadable recipe ({error})") from None
     recipe = from_mapping(TranslationRecipe, mapping)
     source, target = load_tokenizers(path)
-    model = Translator(recipe.model, len(source), len(target), target.pad_id)
+    model = EncoderDecoder(recipe.model, len(source), len(target), target.pad_id)
     checkpoint.load_weights(model, path)
     model.eval()
     return recipe, model, source, target, path

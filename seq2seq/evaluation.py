@@ -1,0 +1,63 @@
+"""Scoring a translator on held-out pairs, single- and multi-reference.
+
+Tatoeba has many translations of one sentence. The single-reference figure scores every
+pair against its own reference (a repeated source's output counts once per pair); the
+multi-reference figure scores each distinct source once, against all its references.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from seq2seq import metrics
+from seq2seq.data.pairs import Pair
+from seq2seq.search import SearchConfig
+
+
+@dataclass
+class EvaluationReport:
+    """Corpus scores (percentages) of one decoding configuration."""
+
+    pairs: int
+    distinct_sources: int
+    beam_size: int
+    single_reference: dict[str, float]
+    multi_reference: dict[str, float]
+
+
+def group_references(pairs: list[Pair]) -> dict[str, list[str]]:
+    """Source -> its references, sources in order of first appearance."""
+    groups: dict[str, list[str]] = {}
+    for pair in pairs:
+        references = groups.setdefault(pair.src, [])
+        if pair.tgt not in references:
+            references.append(pair.tgt)
+    return groups
+
+
+def evaluate_pairs(translator, pairs: list[Pair], metric_names: list[str],
+                   config: SearchConfig) -> EvaluationReport:
+    """Decode each distinct source once with ``config`` and score the best hypothesis."""
+    groups = group_references(pairs)
+    sources = list(groups)
+    best = {source: nbest[0].text
+            for source, nbest in zip(sources, translator.hypotheses(sources, config))}
+    single_outputs = [best[p.src] for p in pairs]
+    single_refs = [[p.tgt] for p in pairs]
+    multi_outputs = [best[s] for s in sources]
+    multi_refs = [groups[s] for s in sources]
+    return EvaluationReport(
+        pairs=len(pairs), distinct_sources=len(sources), beam_size=config.beam_size,
+        single_reference={n: metrics.METRICS[n](single_outputs, single_refs)
+                          for n in metric_names},
+        multi_reference={n: metrics.METRICS[n](multi_outputs, multi_refs)
+                         for n in metric_names})
+
+
+def format_report(report: EvaluationReport) -> str:
+    lines = [f"{report.pairs:,} pairs, {report.distinct_sources:,} distinct sources, "
+             f"beam {report.beam_size}",
+             f"{'metric':<8} {'single-ref':>11} {'multi-ref':>10}"]
+    for name, value in report.single_reference.items():
+        lines.append(f"{name:<8} {value:>11.2f} {report.multi_reference[name]:>10.2f}")
+    return "\n".join(lines)

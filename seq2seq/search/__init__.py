@@ -1,0 +1,41 @@
+"""Decoding through the model's ``encode``/``step`` protocol: greedy, beam search, sampling.
+
+A model is anything with ``encode(src, src_lengths) -> state`` and
+``step(tokens, state) -> (logits, state)``, where ``state`` is a list (one entry per
+decoder layer) of tuples of ``(batch, units)`` tensors. Search never looks inside it
+except to repeat and select batch rows. Every search is batched: one ``model.step`` call
+per time step for the whole batch (times the beam).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .beam import beam_search
+from .common import (
+    Decodable,
+    Hypothesis,
+    SearchConfig,
+    State,
+    length_penalty,
+    max_lengths,
+    repeat_state,
+    select_state,
+)
+from .greedy import greedy_search, sample
+
+__all__ = ["Decodable", "Hypothesis", "SearchConfig", "State", "beam_search", "decode",
+           "greedy_search", "length_penalty", "max_lengths", "repeat_state", "sample",
+           "select_state"]
+
+
+def decode(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_id: int,
+           eos_id: int, config: SearchConfig) -> list[list[Hypothesis]]:
+    """Each sentence's n-best list under ``config``: beam search, or greedy search (as
+    one-element lists) when that gives the same answer faster (``beam_size == nbest == 1``
+    and ``alpha == 0``)."""
+    config.check()
+    if config.beam_size == 1 and config.nbest == 1 and config.alpha == 0:
+        return [[hypothesis] for hypothesis in
+                greedy_search(model, src, src_lengths, bos_id, eos_id, config)]
+    return beam_search(model, src, src_lengths, bos_id, eos_id, config)

@@ -1,0 +1,120 @@
+"""What every search shares: the model protocol, the config, the output type, and helpers.
+
+A model is anything with ``encode(src, src_lengths) -> state`` and
+``step(tokens, state) -> (logits, state)``, where ``state`` is a list (one entry per
+decoder layer) of tuples of ``(batch, units)`` tensors. Search never looks inside the
+state: it only repeats and selects its batch rows (:func:`repeat_state`, :func:`select_state`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from seq2seq.errors import UserError
+
+State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer, batch first
+
+
+class Decodable(Protocol):
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> State: ...
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]: ...
+
+
+@dataclass
+class Hypothesis:
+    """One output: its token ids (without bos/eos) and its log-probability under the model.
+
+    ``score`` is the raw sum of log-probabilities of the tokens (and of eos when the output
+    ended with it); ``normalized_score`` is what beam search ranks by (see
+    :func:`length_penalty`), equal to ``score`` when ``alpha`` is 0.
+    """
+
+    tokens: list[int]
+    score: float
+    normalized_score: float = 0.0
+
+
+@dataclass
+class SearchConfig:
+    """The ``[decode]`` table: output length limits, beam search and sampling settings."""
+
+    max_len_ratio: float = 2.0
+    max_len_offset: int = 10
+    batch_size: int = 256  # sentences per decoding batch
+    beam_size: int = 1  # 1 = greedy
+    nbest: int = 1  # hypotheses returned per sentence by beam search (<= beam_size)
+    alpha: float = 0.0  # GNMT length normalisation: score / ((5 + len) / 6) ** alpha
+    min_len: int = 0  # eos forbidden before this many tokens
+    no_repeat_ngram: int = 0  # no n-gram of this size twice in an output (0 = off)
+    temperature: float = 1.0  # sampling: softmax(logits / temperature)
+    top_k: int = 0  # sampling: draw from the k most probable tokens (0 = all)
+
+    def check(self) -> None:
+        for name in ("beam_size", "nbest"):
+            if getattr(self, name) < 1:
+                raise UserError(f"decode.{name}: expected a positive integer, "
+                                f"got {getattr(self, name)}")
+        if self.nbest > self.beam_size:
+            raise UserError(f"decode.nbest: expected at most decode.beam_size "
+                            f"({self.beam_size}), got {self.nbest}")
+        for name in ("alpha", "min_len", "no_repeat_ngram", "top_k"):
+            if getattr(self, name) < 0:
+                raise UserError(f"decode.{name}: expected a value >= 0, got {getattr(self, name)}")
+        if self.temperature <= 0:
+            raise UserError(f"decode.temperature: expected a value > 0, got {self.temperature}")
+
+
+def max_lengths(src_lengths: torch.Tensor, config: SearchConfig) -> torch.Tensor:
+    """Longest output allowed per sentence, eos included."""
+    return (src_lengths.float() * config.max_len_ratio).long() + config.max_len_offset
+
+
+def length_penalty(length: int | torch.Tensor, alpha: float):
+    """GNMT's ``((5 + length) / 6) ** alpha``; ``length`` counts eos when there is one."""
+    return ((5 + length) / 6) ** alpha
+
+
+def repeat_state(state: State, times: int) -> State:
+    """Each batch row of every tensor repeated ``times`` times in place (row i -> rows
+    ``i * times ... i * times + times - 1``), e.g. one row per beam."""
+    return [tuple(tensor.repeat_interleave(times, 0) for tensor in layer) for layer in state]
+
+
+def select_state(state: State, index: torch.Tensor) -> State:
+    """The batch rows ``index`` of every tensor in the state, in that order."""
+    return [tuple(tensor.index_select(0, index) for tensor in layer) for layer in state]
+
+
+def constrain(log_probs: torch.Tensor, history: torch.Tensor, eos_id: int,
+              config: SearchConfig) -> torch.Tensor:
+    """``log_probs (rows, vocab)`` with forbidden next tokens set to ``-inf``.
+
+    ``history (rows, time)`` holds each row's tokens so far (bos excluded). eos is forbidden
+    before ``config.min_len`` tokens; with ``config.no_repeat_ngram = n``, a token that would
+    complete an n-gram already in the row's history is forbidden. Allowed tokens keep their
+    log-probabilities (no renormalisation), so scores stay the model's log-probabilities.
+    """
+    if history.shape[1] < config.min_len:
+        log_probs = log_probs.clone()
+        log_probs[:, eos_id] = float("-inf")
+    if config.no_repeat_ngram:
+        banned = repeated_ngram_ends(history, config.no_repeat_ngram, log_probs.shape[1])
+        log_probs = log_probs.masked_fill(banned, float("-inf"))
+    return log_probs
+
+
+def repeated_ngram_ends(history: torch.Tensor, n: int, vocab_size: int) -> torch.Tensor:
+    """``(rows, vocab)``: True for tokens that, appended to a row, repeat one of its n-grams."""
+    rows, time = history.shape
+    banned = torch.zeros(rows, vocab_size, device=history.device)
+    if time < n:
+        return banned.bool()
+    ngrams = history.unfold(1, n, 1)  # (rows, time - n + 1, n)
+    prefix = history[:, time - (n - 1):]  # the last n - 1 tokens (none when n == 1)
+    matches = (ngrams[:, :, :-1] == prefix[:, None, :]).all(-1)
+    banned.scatter_add_(1, ngrams[:, :, -1], matches.float())
+    return banned > 0
