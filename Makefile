@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: install
 	rm -rf runs/demo
-	$(BIN)/seq2seq mnist train mnist-demo --out runs/demo
+	$(BIN)/seq2seq train demo --out runs/demo
 
 test: install
 	$(BIN)/ruff check .
@@ -31,3 +31,4 @@ test-slow: install
 bench: install
 	$(BIN)/seq2seq bench core
 	$(BIN)/seq2seq bench mnist --data-dir ../shared/data/mnist
+	$(BIN)/seq2seq bench train fra-eng-keras --set data.path=../shared/data/fra-eng/fra.txt

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from seq2seq import __version__
+from seq2seq.cli_fill import fill, fill_train
 from seq2seq.cli_mnist import mnist
 from seq2seq.cli_translate import (
     evaluate_command,
@@ -38,6 +39,8 @@ main.add_command(translate_command)
 main.add_command(evaluate_command)
 main.add_command(summary_command)
 main.add_command(mnist)
+main.add_command(fill_train)
+main.add_command(fill)
 
 
 @main.group()

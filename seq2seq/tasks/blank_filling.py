@@ -1,0 +1,171 @@
+"""Fill-in-the-blank as the trainer sees it: blanked sentences + BlankFiller + loss + exact match.
+
+Each epoch blanks every training sentence anew (seeded by the train seed and the epoch),
+so the model sees a different word of each sentence in each epoch; the held-out sentences
+keep the blanks the data seed gave them. One character tokenizer serves both sides (the
+answer is a piece of the sentence), with the blank symbol added to its vocabulary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from seq2seq import checkpoint
+from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
+from seq2seq.config import from_mapping, save_json, to_mapping
+from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, blank_sentences
+from seq2seq.errors import UserError
+from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
+from seq2seq.models.translator import sequence_loss
+from seq2seq.search import SearchConfig, decode
+from seq2seq.tokenizers import CharTokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
+from seq2seq.trainer import TrainConfig
+
+TOKENIZER = "text"  # the run's one tokenizer: text.tokenizer.json
+
+
+@dataclass
+class FillRecipe:
+    data: BlankDataConfig = field(default_factory=BlankDataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: BlankFillerConfig = field(default_factory=BlankFillerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    decode: SearchConfig = field(default_factory=SearchConfig)
+
+    def check(self) -> None:
+        if self.tokenizer.kind != "char":
+            raise UserError(f"tokenizer.kind: the fill-in model reads and spells characters; "
+                            f"expected 'char', got {self.tokenizer.kind!r}")
+
+
+@dataclass
+class Candidate:
+    """One answer for a blank, with its log-probability and probability under the model."""
+
+    text: str
+    score: float
+
+    @property
+    def probability(self) -> float:
+        return math.exp(self.score)
+
+
+def train_fill_tokenizer(config: TokenizerConfig, sentences: list[str]) -> CharTokenizer:
+    """Characters of the training ``sentences``, then the blank symbol."""
+    tokenizer = train_tokenizer(config, [s for s in sentences if BLANK not in s])
+    return CharTokenizer([*tokenizer.symbols, BLANK])
+
+
+def encode_blanked(tokenizer: CharTokenizer,
+                   blanked: list[Blanked]) -> list[tuple[list[int], list[int]]]:
+    """(sentence ids with the blank's id, answer ids) per blanked sentence."""
+    return [(tokenizer.encode(b.text), tokenizer.encode(b.answer)) for b in blanked]
+
+
+class FillTask:
+    """The trainer's view of blank filling (see :class:`seq2seq.trainer.Task`)."""
+
+    unit = "tok"
+
+    def __init__(self, recipe: FillRecipe, splits: BlankSplits, device: torch.device,
+                 tokenizer: CharTokenizer | None = None) -> None:
+        self.recipe, self.splits, self.device = recipe, splits, device
+        if tokenizer is None:  # built from the training sentences only
+            tokenizer = train_fill_tokenizer(recipe.tokenizer, splits.train)
+        self.tokenizer = tokenizer
+        if BLANK not in self.tokenizer.symbols:
+            raise UserError(f"tokenizer: expected the blank symbol U+{ord(BLANK):04X} in its "
+                            f"vocabulary; is this a fill-in run?")
+        self.valid_examples = encode_blanked(self.tokenizer, splits.valid)
+        self.model = BlankFiller(recipe.model, len(self.tokenizer),
+                                 self.tokenizer.symbols.index(BLANK),
+                                 self.tokenizer.pad_id).to(device)
+
+    def batches(self, epoch: int, seed: int) -> list[Batch]:
+        """This epoch's blanks, collated into length-bucketed batches."""
+        blanked = blank_sentences(self.splits.train, seed * SEED_STRIDE + epoch)
+        examples = encode_blanked(self.tokenizer, blanked)
+        lengths = [(len(src), len(tgt) + 1) for src, tgt in examples]
+        return [self._collate(examples, indices) for indices in bucket_batches(
+            lengths, self.recipe.train.batch_size, self.recipe.train.batch_unit, seed, epoch)]
+
+    def _collate(self, examples, indices) -> Batch:
+        tokenizer = self.tokenizer
+        return collate([examples[i] for i in indices], indices, tokenizer.pad_id,
+                       tokenizer.bos_id, tokenizer.eos_id)
+
+    def loss(self, batch: Batch) -> tuple[torch.Tensor, int]:
+        """Mean cross-entropy over the answers' characters and eos; padding ignored."""
+        batch = batch.to(self.device)
+        logits = self.model(batch.src, batch.src_lengths, batch.tgt_in)
+        loss = sequence_loss(logits, batch.tgt_out, self.tokenizer.pad_id,
+                             self.recipe.train.label_smoothing)
+        return loss, batch.target_tokens
+
+    def evaluate(self) -> dict[str, float]:
+        """Teacher-forced loss per answer token; ``valid_exact``: greedy answers equal to the
+        blanked text."""
+        self.model.eval()
+        total_loss, tokens = 0.0, 0
+        for indices in sorted_batches([len(src) for src, _ in self.valid_examples],
+                                      self.recipe.decode.batch_size):
+            batch = self._collate(self.valid_examples, indices).to(self.device)
+            logits = self.model(batch.src, batch.src_lengths, batch.tgt_in)
+            total_loss += sequence_loss(logits, batch.tgt_out, self.tokenizer.pad_id).item() \
+                * batch.target_tokens
+            tokens += batch.target_tokens
+        greedy = dataclasses.replace(self.recipe.decode, beam_size=1, nbest=1, alpha=0.0)
+        found = fill_blanks(self.model, self.tokenizer, [b.text for b in self.splits.valid],
+                            greedy)
+        exact = sum(candidates[0].text == b.answer
+                    for candidates, b in zip(found, self.splits.valid))
+        return {"valid_loss": total_loss / max(tokens, 1),
+                "valid_exact": exact / max(len(self.splits.valid), 1)}
+
+    def save_extra(self, directory: Path) -> None:
+        save_json(directory / "config.json", to_mapping(self.recipe))
+        self.tokenizer.save(directory, TOKENIZER)
+
+
+@torch.no_grad()
+def fill_blanks(model: BlankFiller, tokenizer: CharTokenizer, texts: list[str],
+                config: SearchConfig) -> list[list[Candidate]]:
+    """Each text's candidates (its one blank written as :data:`BLANK`), best first, under
+    ``config`` (greedy, or beam search with ``nbest``); in the texts' order."""
+    model.eval()
+    device = next(model.parameters()).device
+    encoded = [tokenizer.encode(text) for text in texts]
+    results: list[list[Candidate]] = [[] for _ in texts]
+    for indices in sorted_batches([len(ids) for ids in encoded], config.batch_size):
+        batch = collate([(encoded[i], []) for i in indices], indices, tokenizer.pad_id,
+                        tokenizer.bos_id, tokenizer.eos_id).to(device)
+        found = decode(model, batch.src, batch.src_lengths, tokenizer.bos_id, tokenizer.eos_id,
+                       config)
+        for index, hypotheses in zip(indices, found):
+            results[index] = [Candidate(tokenizer.decode(h.tokens), h.score) for h in hypotheses]
+    return results
+
+
+def load_filler(run_dir: Path, which: str = "best"):
+    """``(recipe, model, tokenizer, checkpoint)`` from a fill-in run or checkpoint directory."""
+    path = checkpoint.resolve(Path(run_dir), which)
+    config_path = path / "config.json"
+    try:
+        mapping = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{config_path}: unreadable recipe ({error})") from None
+    recipe = from_mapping(FillRecipe, mapping)
+    tokenizer = load_tokenizer(path, TOKENIZER)
+    if not isinstance(tokenizer, CharTokenizer) or BLANK not in tokenizer.symbols:
+        raise UserError(f"{path}: not a fill-in run (its tokenizer has no blank symbol)")
+    model = BlankFiller(recipe.model, len(tokenizer), tokenizer.symbols.index(BLANK),
+                        tokenizer.pad_id)
+    checkpoint.load_weights(model, path)
+    model.eval()
+    return recipe, model, tokenizer, path
