@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from seq2seq import __version__
-from seq2seq.cli_fill import fill, fill_train
+from seq2seq.cli_fill import fill, fill_eval, fill_train
 from seq2seq.cli_mnist import mnist
 from seq2seq.cli_translate import (
     evaluate_command,
@@ -41,6 +41,7 @@ main.add_command(summary_command)
 main.add_command(mnist)
 main.add_command(fill_train)
 main.add_command(fill)
+main.add_command(fill_eval)
 
 
 @main.group()
@@ -108,18 +109,12 @@ def bench_train(recipe, overrides, epochs, threads) -> None:
 def bench_decode(run_dir, overrides, beam, batch_size, threads) -> None:
     """Batched greedy and beam search vs one sentence at a time, on RUN_DIR's validation set."""
     from seq2seq.benchmarks.decode import format_decode_table, run_decode_benchmark
-    from seq2seq.config import from_mapping, parse_override, to_mapping
-    from seq2seq.data.pairs import PairDataConfig, load_pair_splits
+    from seq2seq.config import override_section
+    from seq2seq.data.pairs import load_pair_splits
     from seq2seq.translator import Translator
 
     translator = Translator.from_pretrained(run_dir)
-    data = to_mapping(translator.recipe.data)
-    for text in overrides:
-        keys, value = parse_override(text)
-        if keys[0] != "data" or len(keys) != 2:
-            raise UserError(f"--set {text!r}: only data.KEY settings apply here")
-        data[keys[1]] = value
-    splits = load_pair_splits(from_mapping(PairDataConfig, data, "data."))
+    splits = load_pair_splits(override_section(translator.recipe.data, "data", list(overrides)))
     sentences = [pair.src for pair in splits.valid]
     rows = run_decode_benchmark(translator, sentences, (1, beam), batch_size, threads=threads)
     click.echo(format_decode_table(rows, f"{run_dir}: {len(sentences):,} validation sources, "

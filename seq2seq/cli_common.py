@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import click
 import torch
 
-from seq2seq.config import find_recipe, from_mapping, load_recipe, parse_override
+from seq2seq.config import find_recipe, load_recipe, load_saved_recipe
 from seq2seq.errors import UserError
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -39,18 +38,7 @@ def prepare_run(recipe_type, recipe, default_recipe, overrides, run_dir, resume_
     """
     if resume_dir is not None:
         run_dir = resume_dir
-        path = run_dir / "config.json"
-        try:
-            mapping = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise UserError(f"{path}: cannot resume, unreadable recipe ({error})") from None
-        for text in overrides:
-            keys, value = parse_override(text)
-            table = mapping
-            for part in keys[:-1]:
-                table = table.setdefault(part, {})
-            table[keys[-1]] = value
-        config = from_mapping(recipe_type, mapping)
+        config = load_saved_recipe(recipe_type, run_dir / "config.json", overrides)
     else:
         if run_dir is None:
             raise click.UsageError("give --out RUN_DIR (or --resume RUN_DIR)")

@@ -97,3 +97,31 @@ def fill(run_dir, text, nbest, beam) -> None:
             click.echo(f"  {candidate.probability:9.3g}  {candidate.text or '(nothing)'}")
     if tokenizer.unknown_count:
         click.echo(f"note: {tokenizer.unknown_count} unknown symbol(s) read as <unk>", err=True)
+
+
+@click.command("fill-eval")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--nbest", type=int, default=5, show_default=True,
+              help="Count an answer found among this many candidates (top-k).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override the run's data settings, e.g. data.path=... (to find the data).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def fill_eval(run_dir, nbest, overrides, as_json) -> None:
+    """Top-1 and top-k exact match of RUN_DIR's best model on its held-out blanks."""
+    import json
+
+    from seq2seq.config import override_section
+    from seq2seq.data.blanks import load_blank_splits
+    from seq2seq.tasks.blank_filling import held_out_accuracy, load_filler
+
+    if nbest < 1:
+        raise UserError(f"--nbest: expected a positive integer, got {nbest}")
+    recipe, model, tokenizer, path = load_filler(run_dir)
+    splits = load_blank_splits(override_section(recipe.data, "data", list(overrides)))
+    report = {"checkpoint": str(path), "direction": recipe.model.direction,
+              **held_out_accuracy(model, tokenizer, splits.valid, recipe.decode, nbest)}
+    if as_json:
+        click.echo(json.dumps(report))
+    else:
+        click.echo(f"{report['sentences']:,} held-out blanks ({report['direction']}): "
+                   f"top-1 {report['top1']:.2%}, top-{nbest} {report[f'top{nbest}']:.2%}")

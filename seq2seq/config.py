@@ -103,6 +103,11 @@ def load_recipe(cls: type[T], path: str | Path | None, overrides: list[str] = ()
             raise UserError(f"{path}: recipe file not found") from None
         except tomllib.TOMLDecodeError as error:
             raise UserError(f"{path}: not valid TOML: {error}") from None
+    return from_mapping(cls, apply_overrides(mapping, overrides))
+
+
+def apply_overrides(mapping: dict, overrides: list[str]) -> dict:
+    """Set each ``section.key=value`` of ``overrides`` in the nested ``mapping`` (in place)."""
     for text in overrides:
         keys, value = parse_override(text)
         table = mapping
@@ -111,7 +116,25 @@ def load_recipe(cls: type[T], path: str | Path | None, overrides: list[str] = ()
             if not isinstance(table, dict):
                 raise UserError(f"--set {text!r}: {part} is a value, not a table")
         table[keys[-1]] = value
-    return from_mapping(cls, mapping)
+    return mapping
+
+
+def load_saved_recipe(cls: type[T], path: Path, overrides: list[str] = ()) -> T:
+    """A recipe saved as JSON in a run or checkpoint directory (``config.json``)."""
+    try:
+        mapping = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: unreadable recipe ({error})") from None
+    return from_mapping(cls, apply_overrides(mapping, overrides))
+
+
+def override_section(config: Any, section: str, overrides: list[str]) -> Any:
+    """``config`` (the dataclass of one recipe table) with ``section.KEY=value`` overrides."""
+    for text in overrides:
+        if parse_override(text)[0][0] != section:
+            raise UserError(f"--set {text!r}: only {section}.KEY settings apply here")
+    mapping = apply_overrides({section: to_mapping(config)}, overrides)[section]
+    return from_mapping(type(config), mapping, f"{section}.")
 
 
 def to_mapping(recipe: Any) -> dict:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from seq2seq.cli import Seq2SeqGroup
 from seq2seq.cli_common import RECIPES
-from seq2seq.cli_fill import fill, fill_train
+from seq2seq.cli_fill import fill, fill_eval, fill_train
 from seq2seq.config import find_recipe, from_mapping, load_recipe
 from seq2seq.data.blanks import (
     BLANK,
@@ -45,7 +45,7 @@ CONFIGS = {
 
 
 def cli():
-    return Seq2SeqGroup(commands=[fill_train, fill])
+    return Seq2SeqGroup(commands=[fill_train, fill, fill_eval])
 
 
 # --- blanks ----------------------------------------------------------------------------------
@@ -305,3 +305,15 @@ def test_fill_rejects_a_line_without_exactly_one_blank(trained_run, text, messag
     from_stdin = CliRunner().invoke(cli(), ["fill", str(trained_run)],
                                     input=f"The ____ sees it.\n{text}\n")
     assert from_stdin.exit_code == 1 and message.replace("line 1", "line 2") in from_stdin.output
+
+
+def test_fill_eval_reports_top1_and_topk(trained_run):
+    import json
+
+    result = CliRunner().invoke(cli(), ["fill-eval", str(trained_run), "--nbest", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["sentences"] > 0 and report["direction"] == "both"
+    assert 0 <= report["top1"] <= report["top3"] <= 1
+    bad = CliRunner().invoke(cli(), ["fill-eval", str(trained_run), "--nbest", "0"])
+    assert bad.exit_code == 1 and "--nbest: expected a positive integer" in bad.output

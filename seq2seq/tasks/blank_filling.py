@@ -9,7 +9,6 @@ answer is a piece of the sentence), with the blank symbol added to its vocabular
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 
 from seq2seq import checkpoint
 from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import from_mapping, save_json, to_mapping
+from seq2seq.config import load_saved_recipe, save_json, to_mapping
 from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, blank_sentences
 from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
@@ -155,12 +154,7 @@ def fill_blanks(model: BlankFiller, tokenizer: CharTokenizer, texts: list[str],
 def load_filler(run_dir: Path, which: str = "best"):
     """``(recipe, model, tokenizer, checkpoint)`` from a fill-in run or checkpoint directory."""
     path = checkpoint.resolve(Path(run_dir), which)
-    config_path = path / "config.json"
-    try:
-        mapping = json.loads(config_path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{config_path}: unreadable recipe ({error})") from None
-    recipe = from_mapping(FillRecipe, mapping)
+    recipe = load_saved_recipe(FillRecipe, path / "config.json")
     tokenizer = load_tokenizer(path, TOKENIZER)
     if not isinstance(tokenizer, CharTokenizer) or BLANK not in tokenizer.symbols:
         raise UserError(f"{path}: not a fill-in run (its tokenizer has no blank symbol)")
@@ -169,3 +163,15 @@ def load_filler(run_dir: Path, which: str = "best"):
     checkpoint.load_weights(model, path)
     model.eval()
     return recipe, model, tokenizer, path
+
+
+def held_out_accuracy(model, tokenizer, blanked: list, config, nbest: int) -> dict[str, float]:
+    """Exact-match accuracy of the best answer, and of any of the ``nbest`` best (beam search
+    with beam ``max(config.beam_size, nbest)``), over held-out blanked sentences."""
+    search = dataclasses.replace(config, nbest=nbest, beam_size=max(config.beam_size, nbest))
+    found = fill_blanks(model, tokenizer, [b.text for b in blanked], search)
+    top1 = sum(candidates[0].text == b.answer for candidates, b in zip(found, blanked))
+    topk = sum(any(c.text == b.answer for c in candidates)
+               for candidates, b in zip(found, blanked))
+    total = max(len(blanked), 1)
+    return {"sentences": len(blanked), "top1": top1 / total, f"top{nbest}": topk / total}

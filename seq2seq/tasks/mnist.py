@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from seq2seq import checkpoint
-from seq2seq.config import from_mapping, save_json, to_mapping
+from seq2seq.config import load_saved_recipe, save_json, to_mapping
 from seq2seq.data.mnist import DigitSplits, load_digits
 from seq2seq.errors import UserError
 from seq2seq.models import RowClassifier, RowClassifierConfig
@@ -155,12 +154,7 @@ def classify(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -
 def load_classifier(run_dir: Path, which: str = "best"):
     """``(recipe, model, checkpoint directory)`` from a run directory or a checkpoint."""
     path = checkpoint.resolve(run_dir, which)
-    config_path = path / "config.json"
-    try:
-        mapping = json.loads(config_path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{config_path}: unreadable recipe ({error})") from None
-    recipe = from_mapping(MnistRecipe, mapping)
+    recipe = load_saved_recipe(MnistRecipe, path / "config.json")
     model = RowClassifier(recipe.model)
     checkpoint.load_weights(model, path)
     model.eval()

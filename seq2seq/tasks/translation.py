@@ -3,7 +3,6 @@ validation metrics from decoded outputs (greedy, or beam when ``[decode]`` says 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 
 from seq2seq import checkpoint, metrics
 from seq2seq.batching import Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import from_mapping, save_json, to_mapping
+from seq2seq.config import load_saved_recipe, save_json, to_mapping
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits
 from seq2seq.errors import UserError
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
@@ -150,12 +149,7 @@ def load_tokenizers(directory: Path) -> tuple[Tokenizer, Tokenizer]:
 def load_translator(run_dir: Path, which: str = "best"):
     """``(recipe, model, source tokenizer, target tokenizer, checkpoint)`` from a run."""
     path = checkpoint.resolve(run_dir, which)
-    config_path = path / "config.json"
-    try:
-        mapping = json.loads(config_path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{config_path}: unreadable recipe ({error})") from None
-    recipe = from_mapping(TranslationRecipe, mapping)
+    recipe = load_saved_recipe(TranslationRecipe, path / "config.json")
     source, target = load_tokenizers(path)
     model = EncoderDecoder(recipe.model, len(source), len(target), target.pad_id)
     checkpoint.load_weights(model, path)
