@@ -56,10 +56,14 @@ class Translator:
 
     @torch.no_grad()
     def hypotheses(self, sentences: list[str], config: SearchConfig) -> list[list[Translation]]:
-        """Every sentence's n-best list, in the input's order, decoded in length-sorted batches."""
-        encoded = [self.source.encode(s) or [self.source.eos_id] for s in sentences]
-        results: list[list[Translation]] = [[] for _ in sentences]
-        for indices in sorted_batches([len(e) for e in encoded], config.batch_size):
+        """Every sentence's n-best list, in the input's order, decoded in length-sorted batches.
+
+        An empty (or all-blank) sentence translates to one empty translation."""
+        encoded = [self.source.encode(s) for s in sentences]
+        results: list[list[Translation]] = [[Translation("", 0.0, 0.0)] for _ in sentences]
+        todo = [i for i, ids in enumerate(encoded) if ids and sentences[i].strip()]
+        for positions in sorted_batches([len(encoded[i]) for i in todo], config.batch_size):
+            indices = [todo[p] for p in positions]
             batch = collate([(encoded[i], []) for i in indices], indices, self.source.pad_id,
                             self.target.bos_id, self.target.eos_id).to(self.device)
             found = decode(self.model, batch.src, batch.src_lengths, self.target.bos_id,

@@ -56,6 +56,7 @@ def test_translate_writes_one_line_per_input_line_in_order(trained_run, tmp_path
     assert result.exit_code == 0, result.output
     outputs = result.stdout.split("\n")[:-1]
     assert len(outputs) == len(lines)
+    assert outputs[1] == ""  # an empty line translates to an empty line
     assert "unknown source symbol" in result.stderr
     from_stdin = CliRunner().invoke(main, ["translate", str(trained_run)],
                                     input="\n".join(lines) + "\n")
