@@ -171,3 +171,15 @@ def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):
     bad = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
                                     "--metrics", "blue"])
     assert bad.exit_code == 1 and "--metrics: unknown ['blue']" in bad.output
+
+
+def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):
+    result = CliRunner().invoke(main, ["bench", "train", "fra-eng", "--epochs", "1", "--threads",
+                                       "1", "--set", f"data.path={pairs_file}", "--set",
+                                       "model.units=8", "--set", "model.embedding=4"])
+    assert result.exit_code == 0, result.output
+    assert "median training time per epoch" in result.output
+    result = CliRunner().invoke(main, ["bench", "decode", str(trained_run), "--beam", "2",
+                                       "--threads", "1", "--set", f"data.path={pairs_file}"])
+    assert result.exit_code == 0, result.output
+    assert "greedy, batched" in result.output and "beam 2, one at a time" in result.output
