@@ -43,7 +43,7 @@ from torch import nn
 
 from seq2seq.core import StackedRNN
 from seq2seq.errors import UserError
-from seq2seq.models.translator import Bridge, TokenInput
+from seq2seq.models.translator import Bridge, StepwiseDecoder, TokenInput
 
 State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer: (h, c) or (h,)
 
@@ -72,7 +72,7 @@ class BlankFillerConfig:
             raise UserError(f"model.dropout: expected a fraction in [0, 1), got {self.dropout}")
 
 
-class BlankFiller(nn.Module):
+class BlankFiller(StepwiseDecoder, nn.Module):
     """Two readers that stop on the blank, a bridge, and a decoder, over one vocabulary.
 
     Inputs of :meth:`forward`: ``src (batch, src_time)`` with one ``blank_id`` per row,
@@ -146,15 +146,9 @@ class BlankFiller(nn.Module):
         _, states = reader(self.char_input(ids), lengths=lengths)
         return states
 
-    def decode(self, tgt_in: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Teacher-forced decoding of whole answers: logits ``(batch, time, vocab)``."""
-        outputs, state = self.decoder(self.char_input(tgt_in), initial_state=state)
-        return self.output(self.dropout(outputs)), state
-
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoder step: ``tokens (batch,)`` -> ``logits (batch, vocab)`` and the new state."""
-        logits, state = self.decode(tokens[:, None], state)
-        return logits[:, 0], state
+    @property
+    def decoder_input(self) -> TokenInput:
+        return self.char_input  # the answer is spelled in the sentence's own symbols
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor,
                 tgt_in: torch.Tensor) -> torch.Tensor:

@@ -85,7 +85,23 @@ class Bridge(nn.Module):
                      for p, f, b in zip(self.projections, forward, backward))
 
 
-class EncoderDecoder(nn.Module):
+class StepwiseDecoder:
+    """The decoder half every model here shares: token input -> core stack -> dropout ->
+    linear. A model mixing it in names its target-side input ``decoder_input`` and has
+    ``decoder`` (a :class:`StackedRNN`), ``dropout`` and ``output``."""
+
+    def decode(self, tgt_in: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Teacher-forced decoding of whole sequences: logits ``(batch, time, vocab)``."""
+        outputs, state = self.decoder(self.decoder_input(tgt_in), initial_state=state)
+        return self.output(self.dropout(outputs)), state
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One decoder step: ``tokens (batch,)`` -> ``logits (batch, vocab)`` and the new state."""
+        logits, state = self.decode(tokens[:, None], state)
+        return logits[:, 0], state
+
+
+class EncoderDecoder(StepwiseDecoder, nn.Module):
     """Encoder-decoder over token ids.
 
     Inputs of :meth:`forward`: ``src (batch, src_time)``, ``src_lengths (batch,)``,
@@ -118,15 +134,9 @@ class EncoderDecoder(nn.Module):
             states = [self.bridge(state) for state in states]
         return states
 
-    def decode(self, tgt_in: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Teacher-forced decoding of whole sequences: logits ``(batch, time, vocab)``."""
-        outputs, state = self.decoder(self.tgt_input(tgt_in), initial_state=state)
-        return self.output(self.dropout(outputs)), state
-
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoder step: ``tokens (batch,)`` -> ``logits (batch, vocab)`` and the new state."""
-        logits, state = self.decode(tokens[:, None], state)
-        return logits[:, 0], state
+    @property
+    def decoder_input(self) -> TokenInput:
+        return self.tgt_input
 
     def forward(self, src, src_lengths, tgt_in, sampling_probability: float = 0.0):
         """Logits for every target position; with ``sampling_probability`` > 0, each step's
