@@ -45,6 +45,7 @@ def train(recipe, overrides, run_dir, resume_dir, threads, device, bf16) -> None
 def _show_examples(run_dir: Path, splits) -> None:
     """A few validation translations from the best checkpoint, and its scores."""
     from seq2seq import checkpoint
+    from seq2seq.trainer import read_metrics
     from seq2seq.translator import Translator
 
     path = checkpoint.resolve(run_dir, "best")
@@ -54,18 +55,10 @@ def _show_examples(run_dir: Path, splits) -> None:
     click.echo(f"best checkpoint: {path}")
     for pair, output in zip(pairs, outputs):
         click.echo(f"  {pair.src}\n    -> {output}\n    (reference: {pair.tgt})")
-    best = [row for row in _metrics(run_dir) if row["step"] == int(path.name.split("-")[-1])]
+    best = [row for row in read_metrics(run_dir) if row["step"] == int(path.name.split("-")[-1])]
     if best:
         scores = {k: v for k, v in best[-1].items() if k.startswith("valid_")}
         click.echo("scores: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
-
-
-def _metrics(run_dir: Path) -> list[dict]:
-    import json
-
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line] \
-        if path.exists() else []
 
 
 @click.command("translate")

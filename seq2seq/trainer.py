@@ -85,6 +85,14 @@ class Task(Protocol):
         """Write the task's own files (config, vocabulary) into a checkpoint directory."""
 
 
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The rows of ``run_dir/metrics.jsonl``, in order (none before the first evaluation)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
 class Interrupted(Exception):
     """Ctrl-C: a checkpoint was saved at ``path`` and training stopped."""
 
@@ -330,9 +338,7 @@ class Trainer:
             self.scheduler.step()
 
     def metrics_rows(self) -> list[dict]:
-        if not self.metrics_path.exists():
-            return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line]
+        return read_metrics(self.run_dir)
 
     def _plot(self) -> None:
         from seq2seq.reports.plots import plot_losses

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from seq2seq.data.files import read_bytes
 from seq2seq.errors import UserError
 
 if TYPE_CHECKING:
@@ -57,12 +58,7 @@ def read_idx(path: str | Path) -> torch.Tensor:
             not IDX or its data type is not unsigned byte (0x08), or the file is truncated.
     """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UserError(f"{path}: cannot read: {error.strerror or error}") from error
+    raw = read_bytes(path)
     if raw[:2] == GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from seq2seq.data.files import read_bytes
 from seq2seq.errors import UserError
 
 if TYPE_CHECKING:  # imported where used: `datasets` takes a second to import
@@ -229,12 +230,7 @@ def _load_hub(config: PairDataConfig, where: str) -> datasets.Dataset:
 
 def _read_text(path: Path) -> str:
     """The file as text: strict UTF-8 (a byte-order mark is dropped), not empty."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise UserError(f"{path}: cannot read: {error.strerror or error}") from error
+    raw = read_bytes(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -43,9 +43,7 @@ from torch import nn
 
 from seq2seq.core import StackedRNN
 from seq2seq.errors import UserError
-from seq2seq.models.translator import Bridge, StepwiseDecoder, TokenInput
-
-State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer: (h, c) or (h,)
+from seq2seq.models.translator import Bridge, State, StepwiseDecoder, TokenInput
 
 
 @dataclass
