@@ -103,20 +103,22 @@ def translate_command(run_dir, input_path, beam, nbest, alpha, batch_size, max_l
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--data", "data_path", type=click.Path(path_type=Path), required=True,
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
               help="Held-out pairs (tsv, csv or jsonl, as the recipe's data).")
+@click.option("--split", type=click.Choice(["valid", "test"]),
+              help="Instead of --data: the run's own held-out split, as its recipe makes it.")
 @click.option("--beam", type=int, help="Beam size (1: greedy).")
 @click.option("--alpha", type=float, help="GNMT length normalisation.")
 @click.option("--metrics", "metric_list", default="bleu,chrf", show_default=True,
               help="Comma-separated: bleu, chrf, ter, wer, per, cer, exact, ser.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def evaluate_command(run_dir, data_path, beam, alpha, metric_list, as_json) -> None:
-    """Score RUN_DIR's best model on --data, single- and multi-reference."""
+def evaluate_command(run_dir, data_path, split, beam, alpha, metric_list, as_json) -> None:
+    """Score RUN_DIR's best model on --data or --split, single- and multi-reference."""
     import dataclasses
     import json
 
     from seq2seq import metrics
-    from seq2seq.data.pairs import read_pairs
+    from seq2seq.data.pairs import load_pair_splits, read_pairs
     from seq2seq.evaluation import evaluate_pairs, format_report
     from seq2seq.translator import Translator
 
@@ -126,8 +128,16 @@ def evaluate_command(run_dir, data_path, beam, alpha, metric_list, as_json) -> N
         raise UserError(f"--metrics: unknown {unknown or names}; valid: {sorted(metrics.METRICS)}")
     if beam is not None and beam < 1:
         raise UserError(f"--beam: expected a positive integer, got {beam}")
+    if (data_path is None) == (split is None):
+        raise UserError("evaluate: give either --data FILE or --split valid|test")
     translator = Translator.from_pretrained(run_dir)
-    pairs, _ = read_pairs(data_path, translator.recipe.data)
+    if data_path is not None:
+        pairs, _ = read_pairs(data_path, translator.recipe.data)
+    else:
+        pairs = getattr(load_pair_splits(translator.recipe.data), split)
+        if not pairs:
+            raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs "
+                            f"(data.{split}_path or data.{split}_fraction)")
     report = evaluate_pairs(translator, pairs, names,
                             translator.search_config(beam_size=beam, alpha=alpha))
     click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))

@@ -13,13 +13,15 @@ import json
 import math
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from seq2seq import checkpoint
@@ -53,6 +55,7 @@ class TrainConfig:
     threads: int = 0  # 0: torch's default
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     bf16: bool = False  # bfloat16 autocast (CPU with AMX, recent GPUs)
+    ema_decay: float = 0.0  # > 0: evaluate and save an exponential moving average of the weights
 
     def check(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -62,6 +65,8 @@ class TrainConfig:
         if not 0 <= self.label_smoothing < 1:
             raise UserError(f"train.label_smoothing: expected a fraction in [0, 1), "
                             f"got {self.label_smoothing}")
+        if not 0 <= self.ema_decay < 1:
+            raise UserError(f"train.ema_decay: expected a fraction in [0, 1), got {self.ema_decay}")
         if self.learning_rate <= 0:
             raise UserError(f"train.learning_rate: expected > 0, got {self.learning_rate}")
 
@@ -156,7 +161,9 @@ class Trainer:
     """Runs a :class:`Task` under a :class:`TrainConfig`, writing into ``run_dir``.
 
     ``run_dir`` receives ``metrics.jsonl`` (one JSON object per evaluation),
-    ``loss.png``, and ``checkpoints/{last,best}``.
+    ``loss.png``, and ``checkpoints/{last,best}``. With ``ema_decay`` the evaluations and
+    the checkpoints' weights are those of an exponential moving average of the trained
+    weights (updated after every step); the trained weights travel in the training state.
     """
 
     def __init__(self, task: Task, config: TrainConfig, run_dir: Path,
@@ -164,6 +171,8 @@ class Trainer:
         self.task, self.config, self.run_dir, self.log = task, config, Path(run_dir), log
         self.optimizer = build_optimizer(task.model, config)
         self.scheduler = build_scheduler(self.optimizer, config)
+        self.average = (AveragedModel(task.model, multi_avg_fn=get_ema_multi_avg_fn(
+            config.ema_decay)) if config.ema_decay else None)
         self.position = Position()
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._interrupted = False
@@ -172,8 +181,10 @@ class Trainer:
         self._first_epoch = 0
 
     # --- state -------------------------------------------------------------------------
-    def state(self) -> dict:
+    def state(self, trained_weights: dict | None = None) -> dict:
         return {
+            "trained_weights": trained_weights,
+            "averaged": int(self.average.n_averaged) if self.average is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
             "rng": torch.get_rng_state(),
@@ -186,6 +197,7 @@ class Trainer:
         path = checkpoint.resolve(self.run_dir, "last")
         checkpoint.load_weights(self.task.model, path)
         state = checkpoint.load_state(path)
+        self._resume_average(path, state)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
@@ -198,6 +210,32 @@ class Trainer:
         self.log(f"resuming from {path} (epoch {self.position.epoch + 1}, "
                  f"batch {self.position.batch}, step {self.position.step})")
 
+    def _resume_average(self, path: Path, state: dict) -> None:
+        """The loaded weights are the average's; the trained ones come from the state."""
+        trained = state.get("trained_weights")
+        if (trained is None) != (self.average is None):
+            saved = "without" if trained is None else "with"
+            raise UserError(f"{path}: saved {saved} weight averaging; resume with the "
+                            f"train.ema_decay it was trained with")
+        if self.average is not None:
+            self.average.module.load_state_dict(self.task.model.state_dict())
+            self.average.n_averaged.fill_(state["averaged"])
+            self.task.model.load_state_dict(trained)
+
+    @contextmanager
+    def _averaged_weights(self) -> Iterator[dict | None]:
+        """Inside, the model holds the averaged weights (if any); yields the trained ones."""
+        if self.average is None:
+            yield None
+            return
+        model = self.task.model
+        trained = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+        model.load_state_dict(self.average.module.state_dict())
+        try:
+            yield trained
+        finally:
+            model.load_state_dict(trained)
+
     def _drop_metrics_after(self, step: int) -> None:
         """Forget evaluations logged after the checkpoint we resume from."""
         if not self.metrics_path.exists():
@@ -208,8 +246,10 @@ class Trainer:
 
     def save(self, best: bool = False) -> Path:
         links = ("last", "best") if best else ("last",)
-        return checkpoint.write_checkpoint(self.run_dir, self.position.step, self.task.model,
-                                           self.state(), self.task.save_extra, links)
+        with self._averaged_weights() as trained:
+            return checkpoint.write_checkpoint(self.run_dir, self.position.step,
+                                               self.task.model, self.state(trained),
+                                               self.task.save_extra, links)
 
     # --- the loop ------------------------------------------------------------------------
     def fit(self) -> list[dict]:
@@ -255,6 +295,8 @@ class Trainer:
             if config.clip_grad_norm > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
             self.optimizer.step()
+            if self.average is not None:
+                self.average.update_parameters(model)
             position.batch += 1
             position.step += 1
             total_loss += loss.item()
@@ -304,7 +346,7 @@ class Trainer:
         train_seconds = evaluation_started - self._epoch_started - self._evaluating_seconds
         row = {"epoch": round(epoch, 4), "step": position.step, "train_loss": train_loss,
                "train_seconds": round(train_seconds, 3)}  # this epoch's, up to now
-        with torch.no_grad():
+        with torch.no_grad(), self._averaged_weights():
             row.update(self.task.evaluate())
         row["eval_seconds"] = round(time.perf_counter() - evaluation_started, 3)
         self._evaluating_seconds += row["eval_seconds"]

@@ -173,6 +173,22 @@ def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):
     assert bad.exit_code == 1 and "--metrics: unknown ['blue']" in bad.output
 
 
+def test_evaluate_split_scores_the_runs_own_held_out_pairs(trained_run, tmp_path):
+    held_out = tmp_path / "valid.txt"  # fra-eng holds out the last 20%: the last 3 of 12
+    held_out.write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS[9:]), encoding="utf-8")
+    by_file = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(held_out),
+                                        "--json"])
+    by_split = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
+                                         "--json"])
+    assert by_split.exit_code == 0, by_split.output
+    assert json.loads(by_split.output) == json.loads(by_file.output)
+    assert json.loads(by_split.output)["pairs"] == 3
+    none = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "test"])
+    assert none.exit_code == 1 and "recipe holds out no test pairs" in none.output
+    neither = CliRunner().invoke(main, ["evaluate", str(trained_run)])
+    assert neither.exit_code == 1 and "give either --data FILE or --split" in neither.output
+
+
 def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):
     result = CliRunner().invoke(main, ["bench", "train", "fra-eng", "--epochs", "1", "--threads",
                                        "1", "--set", f"data.path={pairs_file}", "--set",

@@ -79,6 +79,63 @@ def test_sigint_saves_and_resume_ends_with_the_uninterrupted_weights(tmp_path):
     assert (tmp_path / "b" / "checkpoints" / "best").is_symlink()
 
 
+def test_weight_averaging_evaluates_and_saves_the_average_and_resumes_exactly(tmp_path):
+    decay = 0.8
+    reference = make_task(ema_decay=decay)
+    seen, original_loss = [], reference.loss
+
+    def loss_recording_weights(batch):  # the weights after each step but the last
+        if reference.model.training:
+            seen.append(weights(reference))
+        return original_loss(batch)
+
+    reference.loss = loss_recording_weights
+    Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
+    trained = seen[1:] + [weights(reference)]  # after steps 1..10
+    assert len(trained) == 10
+    average = {name: tensor.clone() for name, tensor in trained[0].items()}
+    for step in trained[1:]:
+        for name in average:
+            average[name] += (1 - decay) * (step[name] - average[name])
+    last = checkpoint.resolve(tmp_path / "a", "last")
+    saved = make_task()
+    checkpoint.load_weights(saved.model, last)
+    for name, tensor in weights(saved).items():
+        torch.testing.assert_close(tensor, average[name], rtol=0, atol=1e-6)
+        assert not torch.equal(tensor, trained[-1][name])
+
+    interrupted = make_task(ema_decay=decay)
+    original_loss, calls = interrupted.loss, {"n": 0}
+
+    def loss_then_ctrl_c(batch):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original_loss(batch)
+
+    interrupted.loss = loss_then_ctrl_c
+    with pytest.raises(Interrupted):
+        Trainer(interrupted, interrupted.recipe.train, tmp_path / "b", log=quiet).fit()
+    resumed = make_task(ema_decay=decay)
+    trainer = Trainer(resumed, resumed.recipe.train, tmp_path / "b", log=quiet)
+    trainer.resume()
+    trainer.fit()
+    for name, tensor in weights(resumed).items():  # the trained weights
+        assert torch.equal(tensor, trained[-1][name]), name
+    checkpoint.load_weights(saved.model, checkpoint.resolve(tmp_path / "b", "last"))
+    reloaded = make_task()
+    checkpoint.load_weights(reloaded.model, last)
+    for name, tensor in weights(saved).items():  # the averaged weights
+        assert torch.equal(tensor, weights(reloaded)[name]), name
+
+    plain = make_task()
+    with pytest.raises(UserError, match=r"saved with weight averaging; resume with the "
+                                        r"train.ema_decay"):
+        Trainer(plain, plain.recipe.train, tmp_path / "b", log=quiet).resume()
+    with pytest.raises(UserError, match=r"train.ema_decay: expected a fraction in \[0, 1\)"):
+        TrainConfig(ema_decay=1.0).check()
+
+
 def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal, torch
