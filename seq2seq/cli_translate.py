@@ -136,8 +136,10 @@ def evaluate_command(run_dir, data_path, split, beam, alpha, metric_list, as_jso
     else:
         pairs = getattr(load_pair_splits(translator.recipe.data), split)
         if not pairs:
+            how = "data.valid_path or data.valid_fraction" if split == "valid" else (
+                "data.test_path, or data.test_fraction for cmudict")
             raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs "
-                            f"(data.{split}_path or data.{split}_fraction)")
+                            f"(set {how})")
     report = evaluate_pairs(translator, pairs, names,
                             translator.search_config(beam_size=beam, alpha=alpha))
     click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
