@@ -26,6 +26,7 @@ from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
 from seq2seq.search import SearchConfig, decode, greedy_search
 from seq2seq.tasks.blank_filling import FillRecipe
+from tests.conftest import assert_steps_equal_teacher_forcing
 
 SENTENCES = [f"{who} {verb} {what}." for who, verb, what in itertools.product(
     ["The cat", "A dog", "My sister", "The old man", "Our teacher"],
@@ -167,12 +168,7 @@ def test_encode_and_step_equal_teacher_forced_decoding(name):
     src, lengths, tgt_in = toy_batch()
     logits = model(src, lengths, tgt_in)
     assert logits.shape == (3, 4, VOCAB)
-    state = model.encode(src, lengths)
-    steps = []
-    for t in range(tgt_in.shape[1]):
-        step_logits, state = model.step(tgt_in[:, t], state)
-        steps.append(step_logits)
-    torch.testing.assert_close(torch.stack(steps, 1), logits, atol=1e-5, rtol=1e-5)
+    assert_steps_equal_teacher_forcing(model, src, lengths, tgt_in, logits)
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -3,8 +3,11 @@
 import pytest
 import torch
 
+from seq2seq.errors import UserError
+from seq2seq.models.blank_filler import BlankFillerConfig
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
 from seq2seq.search import SearchConfig, greedy_search
+from tests.conftest import assert_steps_equal_teacher_forcing
 
 CONFIGS = {
     "keras": TranslatorConfig(units=8),
@@ -30,12 +33,7 @@ def test_teacher_forcing_shapes_and_incremental_steps(name):
     src, lengths, tgt_in = toy_batch()
     logits = model(src, lengths, tgt_in)
     assert logits.shape == (3, 4, 11)
-    state = model.encode(src, lengths)
-    steps = []
-    for t in range(tgt_in.shape[1]):
-        step_logits, state = model.step(tgt_in[:, t], state)
-        steps.append(step_logits)
-    torch.testing.assert_close(torch.stack(steps, 1), logits, atol=1e-5, rtol=1e-5)
+    assert_steps_equal_teacher_forcing(model, src, lengths, tgt_in, logits)
 
 
 def test_a_sentence_gets_the_same_state_alone_or_in_a_padded_batch():
@@ -91,10 +89,21 @@ def test_greedy_search_scores_are_the_teacher_forced_log_probabilities():
 
 def test_bad_model_settings_name_the_key():
     from seq2seq.config import load_recipe
-    from seq2seq.errors import UserError
     from seq2seq.tasks.translation import TranslationRecipe
 
     with pytest.raises(UserError, match=r"model.tie_embeddings: needs model.embedding"):
         load_recipe(TranslationRecipe, None, ["data.path=x.tsv", "model.tie_embeddings=true"])
     with pytest.raises(UserError, match=r"eval.metrics: unknown \['blue'\]"):
         load_recipe(TranslationRecipe, None, ["data.path=x.tsv", "eval.metrics=['blue']"])
+
+
+@pytest.mark.parametrize("config", [TranslatorConfig, BlankFillerConfig])
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"units": 0}, r"model.units: expected a positive integer, got 0"),
+    ({"layers": 0}, r"model.layers: expected a positive integer, got 0"),
+    ({"embedding": -1}, r"model.embedding: expected 0 \(one-hot\) or a size, got -1"),
+    ({"dropout": 1.0}, r"model.dropout: expected a fraction in \[0, 1\), got 1.0"),
+])
+def test_bad_model_sizes_name_the_setting(config, setting, message):
+    with pytest.raises(UserError, match=message):
+        config(**setting).check()

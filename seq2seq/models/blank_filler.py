@@ -42,8 +42,7 @@ import torch
 from torch import nn
 
 from seq2seq.core import StackedRNN
-from seq2seq.errors import UserError
-from seq2seq.models.translator import Bridge, State, StepwiseDecoder, TokenInput
+from seq2seq.models.translator import Bridge, State, StepwiseDecoder, TokenInput, check_sizes
 
 
 @dataclass
@@ -59,15 +58,7 @@ class BlankFillerConfig:
     dropout: float = 0.0  # between layers and before the output layer
 
     def check(self) -> None:
-        for name in ("units", "layers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"model.{name}: expected a positive integer, "
-                                f"got {getattr(self, name)}")
-        if self.embedding < 0:
-            raise UserError(f"model.embedding: expected 0 (one-hot) or a size, "
-                            f"got {self.embedding}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"model.dropout: expected a fraction in [0, 1), got {self.dropout}")
+        check_sizes(self)
 
 
 class BlankFiller(StepwiseDecoder, nn.Module):

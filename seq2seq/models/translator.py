@@ -24,6 +24,20 @@ from seq2seq.errors import UserError
 State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer: (h, c) or (h,)
 
 
+def check_sizes(config) -> None:
+    """The ``[model]`` settings every recurrent model here has: units, layers, embedding,
+    dropout (the translator's and the fill-in model's)."""
+    for name in ("units", "layers"):
+        if getattr(config, name) < 1:
+            raise UserError(f"model.{name}: expected a positive integer, "
+                            f"got {getattr(config, name)}")
+    if config.embedding < 0:
+        raise UserError(f"model.embedding: expected 0 (one-hot) or a size, "
+                        f"got {config.embedding}")
+    if not 0 <= config.dropout < 1:
+        raise UserError(f"model.dropout: expected a fraction in [0, 1), got {config.dropout}")
+
+
 @dataclass
 class TranslatorConfig:
     """The ``[model]`` table of a translation recipe."""
@@ -38,15 +52,7 @@ class TranslatorConfig:
     tie_embeddings: bool = False  # decoder output layer shares the target embedding
 
     def check(self) -> None:
-        for name in ("units", "layers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"model.{name}: expected a positive integer, "
-                                f"got {getattr(self, name)}")
-        if self.embedding < 0:
-            raise UserError(f"model.embedding: expected 0 (one-hot) or a size, "
-                            f"got {self.embedding}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"model.dropout: expected a fraction in [0, 1), got {self.dropout}")
+        check_sizes(self)
         if self.tie_embeddings and self.embedding != self.units:
             raise UserError(f"model.tie_embeddings: needs model.embedding == model.units "
                             f"({self.units}), got {self.embedding}")
