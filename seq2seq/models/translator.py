@@ -11,6 +11,7 @@ two methods only:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -165,3 +166,17 @@ def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int,
     """Mean cross-entropy over real (non-pad) target tokens."""
     return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=pad_id,
                            label_smoothing=label_smoothing)
+
+
+@torch.no_grad()
+def teacher_forced_scores(model: nn.Module, batches: Iterable, pad_id: int) -> tuple[float, float]:
+    """Loss and accuracy per real target token of ``model`` on collated ``batches``
+    (:class:`~seq2seq.batching.Batch`, already on the model's device), teacher-forced."""
+    total_loss, correct, tokens = 0.0, 0, 0
+    for batch in batches:
+        logits = model(batch.src, batch.src_lengths, batch.tgt_in).float()
+        real = batch.tgt_out != pad_id
+        total_loss += sequence_loss(logits, batch.tgt_out, pad_id).item() * batch.target_tokens
+        correct += ((logits.argmax(-1) == batch.tgt_out) & real).sum().item()
+        tokens += batch.target_tokens
+    return total_loss / max(tokens, 1), correct / max(tokens, 1)

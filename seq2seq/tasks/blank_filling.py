@@ -21,7 +21,7 @@ from seq2seq.config import load_saved_recipe, save_json, to_mapping
 from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, blank_sentences
 from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
-from seq2seq.models.translator import sequence_loss
+from seq2seq.models.translator import sequence_loss, teacher_forced_scores
 from seq2seq.search import SearchConfig, decode
 from seq2seq.tokenizers import CharTokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
 from seq2seq.trainer import TrainConfig
@@ -111,21 +111,13 @@ class FillTask:
         """Teacher-forced loss per answer token; ``valid_exact``: greedy answers equal to the
         blanked text."""
         self.model.eval()
-        total_loss, tokens = 0.0, 0
-        for indices in sorted_batches([len(src) for src, _ in self.valid_examples],
-                                      self.recipe.decode.batch_size):
-            batch = self._collate(self.valid_examples, indices).to(self.device)
-            logits = self.model(batch.src, batch.src_lengths, batch.tgt_in)
-            total_loss += sequence_loss(logits, batch.tgt_out, self.tokenizer.pad_id).item() \
-                * batch.target_tokens
-            tokens += batch.target_tokens
+        batches = (self._collate(self.valid_examples, indices).to(self.device)
+                   for indices in sorted_batches([len(src) for src, _ in self.valid_examples],
+                                                 self.recipe.decode.batch_size))
+        loss, _ = teacher_forced_scores(self.model, batches, self.tokenizer.pad_id)
         greedy = dataclasses.replace(self.recipe.decode, beam_size=1, nbest=1, alpha=0.0)
-        found = fill_blanks(self.model, self.tokenizer, [b.text for b in self.splits.valid],
-                            greedy)
-        exact = sum(candidates[0].text == b.answer
-                    for candidates, b in zip(found, self.splits.valid))
-        return {"valid_loss": total_loss / max(tokens, 1),
-                "valid_exact": exact / max(len(self.splits.valid), 1)}
+        found = held_out_accuracy(self.model, self.tokenizer, self.splits.valid, greedy, nbest=1)
+        return {"valid_loss": loss, "valid_exact": found["top1"]}
 
     def save_extra(self, directory: Path) -> None:
         save_json(directory / "config.json", to_mapping(self.recipe))

@@ -15,7 +15,12 @@ from seq2seq.batching import Batch, bucket_batches, collate, sorted_batches
 from seq2seq.config import load_saved_recipe, save_json, to_mapping
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits
 from seq2seq.errors import UserError
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
+from seq2seq.models.translator import (
+    EncoderDecoder,
+    TranslatorConfig,
+    sequence_loss,
+    teacher_forced_scores,
+)
 from seq2seq.search import SearchConfig
 from seq2seq.tokenizers import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
 from seq2seq.trainer import TrainConfig
@@ -112,19 +117,11 @@ class TranslationTask:
     def evaluate(self) -> dict[str, float]:
         """Teacher-forced loss, perplexity and accuracy per real token; greedy metrics."""
         self.model.eval()
-        total_loss, correct, tokens = 0.0, 0, 0
-        for indices in sorted_batches([len(s) + 1 for s, _ in self.valid_examples],
-                                      self.recipe.decode.batch_size):
-            batch = self._collate(self.valid_examples, indices)
-            logits = self.model(batch.src, batch.src_lengths, batch.tgt_in).float()
-            real = batch.tgt_out != self.target.pad_id
-            total_loss += sequence_loss(logits, batch.tgt_out, self.target.pad_id).item() \
-                * batch.target_tokens
-            correct += ((logits.argmax(-1) == batch.tgt_out) & real).sum().item()
-            tokens += batch.target_tokens
-        loss = total_loss / max(tokens, 1)
+        batches = (self._collate(self.valid_examples, indices) for indices in sorted_batches(
+            [len(s) + 1 for s, _ in self.valid_examples], self.recipe.decode.batch_size))
+        loss, accuracy = teacher_forced_scores(self.model, batches, self.target.pad_id)
         row = {"valid_loss": loss, "valid_perplexity": math.exp(min(loss, 50)),
-               "valid_accuracy": correct / max(tokens, 1)}
+               "valid_accuracy": accuracy}
         limit = self.recipe.eval.max_sentences or len(self.splits.valid)
         pairs = self.splits.valid[:limit]
         translator = Translator(self.model, self.source, self.target, self.recipe.decode)
