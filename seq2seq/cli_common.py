@@ -1,4 +1,4 @@
-"""What every training command shares: its options, the run directory, resume, Ctrl-C."""
+"""What the commands share: training options, the run directory, resume, Ctrl-C, checks."""
 
 from __future__ import annotations
 
@@ -28,6 +28,13 @@ def training_options(command):
         click.option("--bf16", is_flag=True, default=None, help="bfloat16 autocast."),
     ]
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
+
+
+def check_positive(*options: tuple[str, int | None]) -> None:
+    """Each ``(option name, value)`` given a value needs a positive integer."""
+    for name, value in options:
+        if value is not None and value < 1:
+            raise UserError(f"{name}: expected a positive integer, got {value}")
 
 
 def prepare_run(recipe_type, recipe, default_recipe, overrides, run_dir, resume_dir, threads,

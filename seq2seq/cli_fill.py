@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seq2seq.cli_common import prepare_run, run_training, training_options
+from seq2seq.cli_common import check_positive, prepare_run, run_training, training_options
 from seq2seq.errors import UserError
 
 SHOWN_EXAMPLES = 5
@@ -77,9 +77,7 @@ def fill(run_dir, text, nbest, beam) -> None:
     from seq2seq.data.blanks import mark_blank
     from seq2seq.tasks.blank_filling import fill_blanks, load_filler
 
-    for name, value in (("--nbest", nbest), ("--beam", beam)):
-        if value is not None and value < 1:
-            raise UserError(f"{name}: expected a positive integer, got {value}")
+    check_positive(("--nbest", nbest), ("--beam", beam))
     if beam is not None and nbest > beam:
         raise UserError(f"--nbest: expected at most --beam ({beam}), got {nbest}")
     recipe, model, tokenizer, _ = load_filler(run_dir)
@@ -114,8 +112,7 @@ def fill_eval(run_dir, nbest, overrides, as_json) -> None:
     from seq2seq.data.blanks import load_blank_splits
     from seq2seq.tasks.blank_filling import held_out_accuracy, load_filler
 
-    if nbest < 1:
-        raise UserError(f"--nbest: expected a positive integer, got {nbest}")
+    check_positive(("--nbest", nbest))
     recipe, model, tokenizer, path = load_filler(run_dir)
     splits = load_blank_splits(override_section(recipe.data, "data", list(overrides)))
     report = {"checkpoint": str(path), "direction": recipe.model.direction,

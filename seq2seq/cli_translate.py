@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seq2seq.cli_common import RECIPES, prepare_run, run_training, training_options
+from seq2seq.cli_common import RECIPES, check_positive, prepare_run, run_training, training_options
 from seq2seq.errors import UserError
 
 SHOWN_EXAMPLES = 5
@@ -81,9 +81,7 @@ def translate_command(run_dir, input_path, beam, nbest, alpha, batch_size, max_l
 
     from seq2seq.translator import Translator
 
-    for name, value in (("--beam", beam), ("--nbest", nbest), ("--batch-size", batch_size)):
-        if value is not None and value < 1:
-            raise UserError(f"{name}: expected a positive integer, got {value}")
+    check_positive(("--beam", beam), ("--nbest", nbest), ("--batch-size", batch_size))
     translator = Translator.from_pretrained(run_dir)
     lines = _read_lines(input_path)
     found = translator.translate(lines, beam=beam, nbest=nbest, alpha=alpha, scores=True,
@@ -118,7 +116,7 @@ def evaluate_command(run_dir, data_path, split, beam, alpha, metric_list, as_jso
     import json
 
     from seq2seq import metrics
-    from seq2seq.data.pairs import load_pair_splits, read_pairs
+    from seq2seq.data.pairs import read_pairs
     from seq2seq.evaluation import evaluate_pairs, format_report
     from seq2seq.translator import Translator
 
@@ -126,15 +124,14 @@ def evaluate_command(run_dir, data_path, split, beam, alpha, metric_list, as_jso
     unknown = sorted(set(names) - set(metrics.METRICS))
     if unknown or not names:
         raise UserError(f"--metrics: unknown {unknown or names}; valid: {sorted(metrics.METRICS)}")
-    if beam is not None and beam < 1:
-        raise UserError(f"--beam: expected a positive integer, got {beam}")
+    check_positive(("--beam", beam))
     if (data_path is None) == (split is None):
         raise UserError("evaluate: give either --data FILE or --split valid|test")
     translator = Translator.from_pretrained(run_dir)
     if data_path is not None:
         pairs, _ = read_pairs(data_path, translator.recipe.data)
     else:
-        pairs = getattr(load_pair_splits(translator.recipe.data), split)
+        pairs = getattr(_load_splits(translator.recipe), split)
         if not pairs:
             how = "data.valid_path or data.valid_fraction" if split == "valid" else (
                 "data.test_path, or data.test_fraction for cmudict")
