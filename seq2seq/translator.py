@@ -16,9 +16,8 @@ from pathlib import Path
 
 import torch
 
-from seq2seq.batching import collate, sorted_batches
 from seq2seq.errors import UserError
-from seq2seq.search import SearchConfig, decode
+from seq2seq.search import SearchConfig, decode_sequences
 
 
 @dataclass
@@ -62,15 +61,11 @@ class Translator:
         encoded = [self.source.encode(s) for s in sentences]
         results: list[list[Translation]] = [[Translation("", 0.0, 0.0)] for _ in sentences]
         todo = [i for i, ids in enumerate(encoded) if ids and sentences[i].strip()]
-        for positions in sorted_batches([len(encoded[i]) for i in todo], config.batch_size):
-            indices = [todo[p] for p in positions]
-            batch = collate([(encoded[i], []) for i in indices], indices, self.source.pad_id,
-                            self.target.bos_id, self.target.eos_id).to(self.device)
-            found = decode(self.model, batch.src, batch.src_lengths, self.target.bos_id,
-                           self.target.eos_id, config)
-            for index, nbest in zip(indices, found):
-                results[index] = [Translation(self.target.decode(h.tokens), h.score,
-                                              h.normalized_score) for h in nbest]
+        found = decode_sequences(self.model, [encoded[i] for i in todo], self.source.pad_id,
+                                 self.target.bos_id, self.target.eos_id, config)
+        for index, nbest in zip(todo, found):
+            results[index] = [Translation(self.target.decode(h.tokens), h.score,
+                                          h.normalized_score) for h in nbest]
         return results
 
     def translate(self, sentences: list[str], beam: int | None = None, nbest: int = 1,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from seq2seq.batching import collate, sorted_batches
+
 from .beam import beam_search
 from .common import (
     Decodable,
@@ -25,8 +27,8 @@ from .common import (
 from .greedy import greedy_search, sample
 
 __all__ = ["Decodable", "Hypothesis", "SearchConfig", "State", "beam_search", "decode",
-           "greedy_search", "length_penalty", "max_lengths", "repeat_state", "sample",
-           "select_state"]
+           "decode_sequences", "greedy_search", "length_penalty", "max_lengths", "repeat_state",
+           "sample", "select_state"]
 
 
 def decode(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_id: int,
@@ -39,3 +41,19 @@ def decode(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_i
         return [[hypothesis] for hypothesis in
                 greedy_search(model, src, src_lengths, bos_id, eos_id, config)]
     return beam_search(model, src, src_lengths, bos_id, eos_id, config)
+
+
+@torch.no_grad()
+def decode_sequences(model: Decodable, sequences: list[list[int]], pad_id: int, bos_id: int,
+                     eos_id: int, config: SearchConfig) -> list[list[Hypothesis]]:
+    """:func:`decode` for source id sequences of any number: each one's n-best list, in
+    their order, decoded in batches of ``config.batch_size`` of similar length."""
+    device = next(model.parameters()).device
+    results: list[list[Hypothesis]] = [[] for _ in sequences]
+    for indices in sorted_batches([len(ids) for ids in sequences], config.batch_size):
+        batch = collate([(sequences[i], []) for i in indices], indices, pad_id, bos_id,
+                        eos_id).to(device)
+        found = decode(model, batch.src, batch.src_lengths, bos_id, eos_id, config)
+        for index, nbest in zip(indices, found):
+            results[index] = nbest
+    return results

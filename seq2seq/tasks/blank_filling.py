@@ -22,7 +22,7 @@ from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, bl
 from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
 from seq2seq.models.translator import sequence_loss, teacher_forced_scores
-from seq2seq.search import SearchConfig, decode
+from seq2seq.search import SearchConfig, decode_sequences
 from seq2seq.tokenizers import CharTokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
 from seq2seq.trainer import TrainConfig
 
@@ -130,17 +130,11 @@ def fill_blanks(model: BlankFiller, tokenizer: CharTokenizer, texts: list[str],
     """Each text's candidates (its one blank written as :data:`BLANK`), best first, under
     ``config`` (greedy, or beam search with ``nbest``); in the texts' order."""
     model.eval()
-    device = next(model.parameters()).device
     encoded = [tokenizer.encode(text) for text in texts]
-    results: list[list[Candidate]] = [[] for _ in texts]
-    for indices in sorted_batches([len(ids) for ids in encoded], config.batch_size):
-        batch = collate([(encoded[i], []) for i in indices], indices, tokenizer.pad_id,
-                        tokenizer.bos_id, tokenizer.eos_id).to(device)
-        found = decode(model, batch.src, batch.src_lengths, tokenizer.bos_id, tokenizer.eos_id,
-                       config)
-        for index, hypotheses in zip(indices, found):
-            results[index] = [Candidate(tokenizer.decode(h.tokens), h.score) for h in hypotheses]
-    return results
+    found = decode_sequences(model, encoded, tokenizer.pad_id, tokenizer.bos_id,
+                             tokenizer.eos_id, config)
+    return [[Candidate(tokenizer.decode(h.tokens), h.score) for h in hypotheses]
+            for hypotheses in found]
 
 
 def load_filler(run_dir: Path, which: str = "best"):
