@@ -48,6 +48,7 @@ from pathlib import Path
 
 import regex
 
+from seq2seq.data.files import load_hub_dataset, read_text, short_repr
 from seq2seq.errors import UserError
 
 BLANK = "\ue000"
@@ -159,7 +160,7 @@ def mark_blank(line: str, blank: str, where: str) -> str:
     count = text.count(blank)
     if count != 1:
         found = "no blank" if count == 0 else f"{count} blanks"
-        raise UserError(f"{where}: {found} {blank!r} in {_short(line)}; expected exactly one, "
+        raise UserError(f"{where}: {found} {blank!r} in {short_repr(line)}; expected exactly one, "
                         f"where the missing text goes")
     return text.replace(blank, BLANK)
 
@@ -206,13 +207,7 @@ def read_column(path: Path, column: int) -> list[str]:
     Raises:
         UserError: the file is missing or not UTF-8, or a line lacks the column.
     """
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{path}: expected UTF-8 text ({error.reason} at byte "
-                        f"{error.start})") from None
+    text = read_text(path)
     sentences = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
@@ -255,12 +250,7 @@ def _hash(sentence: str, seed: int) -> bytes:
 
 
 def _read_hub(config: BlankDataConfig, where: str) -> list[str]:
-    import datasets
-
-    try:
-        table = datasets.load_dataset(config.hf, config.hf_config or None, split=config.hf_split)
-    except Exception as error:  # network, missing split, format and path errors alike
-        raise UserError(f"{where}: cannot load: {' '.join(str(error).split())}") from error
+    table = load_hub_dataset(where, config.hf, config.hf_config or None, split=config.hf_split)
     if config.text_field not in table.column_names:
         raise UserError(f"{where}: no field {config.text_field!r} (data.text_field); fields: "
                         f"{sorted(table.column_names)}")
@@ -268,11 +258,5 @@ def _read_hub(config: BlankDataConfig, where: str) -> list[str]:
     for row, text in enumerate(texts, start=1):
         if not isinstance(text, str):
             raise UserError(f"{where}: row {row}: expected text in field "
-                            f"{config.text_field!r}, got {_short(text)}")
+                            f"{config.text_field!r}, got {short_repr(text)}")
     return [text for text in texts if text.strip()]
-
-
-def _short(value: object, limit: int = 60) -> str:
-    if isinstance(value, str) and len(value) > limit:
-        value = value[:limit] + "..."
-    return repr(value)

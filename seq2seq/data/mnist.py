@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from seq2seq.data.files import read_bytes
+from seq2seq.data.files import load_hub_dataset, one_line, read_bytes
 from seq2seq.errors import UserError
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def read_idx(path: str | Path) -> torch.Tensor:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as error:
-            raise UserError(f"{path}: corrupt gzip data: {_one_line(error)}") from error
+            raise UserError(f"{path}: corrupt gzip data: {one_line(error)}") from error
     if len(raw) < 4 or raw[:2] != b"\x00\x00":
         raise UserError(f"{path}: not an IDX file: expected magic bytes 00 00 xx xx, "
                         f"got {raw[:4].hex(' ') or 'an empty file'}")
@@ -170,15 +170,8 @@ def load_hub(name: str = "ylecun/mnist", revision: str | None = None,
         UserError: the dataset cannot be loaded or lacks a split, a column or the image size.
     """
     where = f"hub dataset {name!r}"
-    try:
-        import datasets
-    except ImportError as error:
-        raise UserError(f"{where}: needs the 'datasets' package (pip install datasets)") from error
-    try:
-        splits = datasets.load_dataset(name, revision=revision,
-                                       cache_dir=None if cache_dir is None else str(cache_dir))
-    except Exception as error:  # network, format and path errors alike
-        raise UserError(f"{where}: cannot load: {_one_line(error)}") from error
+    splits = load_hub_dataset(where, name, revision=revision,
+                              cache_dir=None if cache_dir is None else str(cache_dir))
     if not {"train", "test"} <= set(splits):
         raise UserError(f"{where}: expected splits train and test, got {sorted(splits)}")
     train_images, train_labels = _hub_split(splits["train"], f"{where}, split 'train'")
@@ -200,7 +193,7 @@ def _hub_split(split: datasets.Dataset, where: str) -> tuple[torch.Tensor, torch
         split = split.cast_column("image", datasets.Image(mode="L"))
         batch = split.with_format("numpy")[:]
     except Exception as error:  # undecodable or non-image column
-        raise UserError(f"{where}: cannot decode the images: {_one_line(error)}") from error
+        raise UserError(f"{where}: cannot decode the images: {one_line(error)}") from error
     images = batch["image"]
     if not (isinstance(images, np.ndarray) and images.dtype == np.uint8
             and images.shape[1:] == (IMAGE_SIDE, IMAGE_SIDE)):
@@ -273,7 +266,7 @@ def load_digit_image(path: str | Path) -> torch.Tensor:
             picture = ImageOps.exif_transpose(opened)
             gray = _grayscale(picture)
     except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise UserError(f"{path}: cannot read as an image: {_one_line(error)}") from error
+        raise UserError(f"{path}: cannot read as an image: {one_line(error)}") from error
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if np.median(border) > 127:
         gray, border = 255.0 - gray, 255.0 - border
@@ -315,8 +308,3 @@ def _centre_by_mass(patch: np.ndarray) -> torch.Tensor:
     canvas = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
     canvas[top:top + height, left:left + width] = patch
     return torch.from_numpy(canvas)
-
-
-def _one_line(error: BaseException) -> str:
-    """An exception's message on one line."""
-    return " ".join(str(error).split()) or type(error).__name__

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from seq2seq.data.files import read_bytes
+from seq2seq.data.files import load_hub_dataset, one_line, read_text, short_repr
 from seq2seq.errors import UserError
 
 if TYPE_CHECKING:  # imported where used: `datasets` takes a second to import
@@ -215,28 +215,17 @@ def _read_file(path: Path, config: PairDataConfig) -> tuple[datasets.Dataset, in
         if "corresponds to no data" in str(error):  # a csv header or a json "[]", no rows
             raise UserError(f"{path}: no sentence pairs found") from None
         cause = error.__cause__ or error
-        raise UserError(f"{path}: cannot read as {kind}: {_one_line(cause)}") from error
+        raise UserError(f"{path}: cannot read as {kind}: {one_line(cause)}") from error
     return _check_rows(_select_fields(table, config, str(path)), str(path), config)
 
 
 def _load_hub(config: PairDataConfig, where: str) -> datasets.Dataset:
-    import datasets
-
-    try:
-        return datasets.load_dataset(config.hf, config.hf_config or None, split=config.hf_split)
-    except Exception as error:  # network, missing split, format and path errors alike
-        raise UserError(f"{where}: cannot load: {_one_line(error)}") from error
+    return load_hub_dataset(where, config.hf, config.hf_config or None, split=config.hf_split)
 
 
 def _read_text(path: Path) -> str:
     """The file as text: strict UTF-8 (a byte-order mark is dropped), not empty."""
-    raw = read_bytes(path)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        raise UserError(f"{path}:{line}: expected UTF-8 text, got byte 0x{raw[error.start]:02x} "
-                        f"at offset {error.start} ({error.reason})") from None
+    text = read_text(path)
     if not text.strip():
         raise UserError(f"{path}: empty file, expected sentence pairs")
     return text
@@ -258,7 +247,7 @@ def _parse_tsv(path: Path, text: str, config: PairDataConfig) -> tuple[datasets.
         elif config.on_bad_line == "skip":
             skipped += 1
         else:
-            raise UserError(f"{path}:{number}: expected source<TAB>target, got {_short(line)}")
+            raise UserError(f"{path}:{number}: expected source<TAB>target, got {short_repr(line)}")
     if not sources:  # the text is not blank, so every line was bad
         raise UserError(f"{path}: no sentence pairs found ({skipped} bad lines skipped)")
     return datasets.Dataset.from_dict({"src": sources, "tgt": targets}), skipped
@@ -297,7 +286,7 @@ def _check_rows(dataset: datasets.Dataset, where: str,
         source_ok = _is_text(columns["src"][bad[0]])
         column, field = ("tgt", config.tgt_field) if source_ok else ("src", config.src_field)
         value = columns[column][bad[0]]
-        got = "no value" if value is None else _short(value)
+        got = "no value" if value is None else short_repr(value)
         raise UserError(f"{where}: row {bad[0] + 1}: expected text in field {field!r}, got {got}")
     if bad:
         bad_rows = set(bad)
@@ -343,15 +332,3 @@ def _hold_out(dataset: datasets.Dataset, fraction: float,
 def _to_pairs(dataset: datasets.Dataset) -> list[Pair]:
     columns = dataset[:]
     return [Pair(src, tgt) for src, tgt in zip(columns["src"], columns["tgt"])]
-
-
-def _short(value: object, limit: int = 60) -> str:
-    """A repr of ``value``, a string cut to about ``limit`` characters."""
-    if isinstance(value, str) and len(value) > limit:
-        value = value[:limit] + "..."
-    return repr(value)
-
-
-def _one_line(error: BaseException) -> str:
-    """An exception's message on one line."""
-    return " ".join(str(error).split()) or type(error).__name__
