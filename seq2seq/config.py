@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import tomllib
 import types
 import typing
@@ -142,11 +143,18 @@ def to_mapping(recipe: Any) -> dict:
     return dataclasses.asdict(recipe)
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a
+    reader (or a process killed mid-write) sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
 def save_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temp file, then rename)."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    write_atomic(path, (json.dumps(data, indent=2, default=str) + "\n").encode("utf-8"))
 
 
 def find_recipe(name_or_path: str, recipes_dir: Path) -> Path:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Literal, Protocol, Self, get_args
 import regex
 import sentencepiece
 
+from seq2seq.config import write_atomic
 from seq2seq.errors import UserError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -101,14 +101,6 @@ def content_ids(ids: Iterable[int]) -> Iterator[int]:
             yield token_id
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 def _json_bytes(data: dict) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
@@ -159,7 +151,7 @@ class SymbolTokenizer:
 
     def save(self, directory: Path, name: str) -> None:
         data = {"kind": self.kind, "symbols": self.symbols, "version": FORMAT_VERSION}
-        _write_atomic(Path(directory) / f"{name}.tokenizer.json", _json_bytes(data))
+        write_atomic(Path(directory) / f"{name}.tokenizer.json", _json_bytes(data))
 
 
 class CharTokenizer(SymbolTokenizer):
@@ -240,9 +232,9 @@ class SentencePieceTokenizer:
     def save(self, directory: Path, name: str) -> None:
         directory = Path(directory)
         model_name = f"{name}.spm.model"
-        _write_atomic(directory / model_name, self.model_proto)  # before the file naming it
+        write_atomic(directory / model_name, self.model_proto)  # before the file naming it
         data = {"kind": self.kind, "model": model_name, "version": FORMAT_VERSION}
-        _write_atomic(directory / f"{name}.tokenizer.json", _json_bytes(data))
+        write_atomic(directory / f"{name}.tokenizer.json", _json_bytes(data))
 
 
 SYMBOL_TOKENIZERS: dict[str, type[SymbolTokenizer]] = {"char": CharTokenizer,

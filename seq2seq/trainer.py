@@ -25,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from seq2seq import checkpoint
+from seq2seq.config import write_atomic
 from seq2seq.errors import UserError
 
 LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "ser", "perplexity")
@@ -242,7 +243,7 @@ class Trainer:
             return
         rows = [line for line in self.metrics_path.read_text().splitlines()
                 if line.strip() and json.loads(line)["step"] <= step]
-        self.metrics_path.write_text("".join(row + "\n" for row in rows))
+        write_atomic(self.metrics_path, "".join(row + "\n" for row in rows).encode("utf-8"))
 
     def save(self, best: bool = False) -> Path:
         links = ("last", "best") if best else ("last",)
