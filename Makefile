@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-slow bench
+.PHONY: install demo test test-no-bf16 test-slow bench
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not slow"
+
+# The default suite as on a CPU without native bf16 (AVX2 only), on any CPU.
+test-no-bf16: install
+	$(BIN)/python -m pytest -m "not slow" --simulate-no-native-bf16
 
 # Long tests on the real data in ../shared/data (they skip when it is absent).
 # pytest exits 5 when no test is selected; that is not a failure here.

@@ -1,6 +1,6 @@
 """Checkpoints: one directory each, written whole, then published by an atomic rename.
 
-``RUN_DIR/checkpoints/step-000123/`` holds ``model.safetensors`` (weights), ``state.pt``
+``RUN_DIR/checkpoints/step-00000123/`` holds ``model.safetensors`` (weights), ``state.pt``
 (optimizer, scheduler, RNG and data-order state) and whatever files the task adds
 (``config.json``, a vocabulary). ``last`` and ``best`` are symbolic links to such
 directories, swapped with ``os.replace``: a process killed while writing leaves only
@@ -10,6 +10,8 @@ an unreferenced ``*.tmp`` directory behind, and the previous checkpoint intact.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +35,8 @@ def write_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, state: di
     """Write a checkpoint for ``step`` and point ``links`` (``last``, ``best``) at it."""
     root = checkpoints_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{step:08d}"
-    temporary = root / f"step-{step:08d}.tmp"
+    final = free_name(root, step)
+    temporary = root / f"{final.name}.tmp"
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
     weights = {name: tensor.detach().contiguous().cpu()
@@ -43,13 +45,31 @@ def write_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, state: di
     torch.save(state, temporary / STATE)
     if write_extra is not None:
         write_extra(temporary)
-    if final.exists():  # the same step written again (e.g. best after last)
-        shutil.rmtree(final)
     os.replace(temporary, final)
     for link in links:
         point(root / link, final.name)
     remove_unreferenced(root)
     return final
+
+
+def free_name(root: Path, step: int) -> Path:
+    """``step-N``, or ``step-N.2``, ``step-N.3``... when the same step is written again (an
+    interrupt on an epoch's last batch, then that epoch's end): the links move to the new
+    directory in one rename each, so ``last`` always names a whole checkpoint."""
+    name = f"step-{step:08d}"
+    candidate, version = root / name, 1
+    while candidate.exists():
+        version += 1
+        candidate = root / f"{name}.{version}"
+    return candidate
+
+
+def step_of(checkpoint: Path) -> int:
+    """The training step a checkpoint directory holds (``step-00000123[.2]`` -> 123)."""
+    match = re.fullmatch(r"step-(\d+)(\.\d+)?", Path(checkpoint).name)
+    if match is None:
+        raise UserError(f"{checkpoint}: not a checkpoint directory name (step-NNNNNNNN)")
+    return int(match.group(1))
 
 
 def point(link: Path, target: str) -> None:
@@ -80,7 +100,11 @@ def resolve(run_or_checkpoint: Path, which: str = "best") -> Path:
     for name in (which, "last"):
         candidate = root / name
         if (candidate / WEIGHTS).exists():
-            return candidate.resolve()
+            target = candidate.resolve()
+            if target.parent != root.resolve():
+                raise UserError(f"{candidate}: expected a link to a checkpoint inside {root}, "
+                                f"got one to {target}")
+            return target
     if not path.exists():
         raise UserError(f"{path}: no such run directory")
     raise UserError(f"{path}: no checkpoint found (expected {root}/{which}/{WEIGHTS})")
@@ -109,6 +133,12 @@ def load_weights(model: torch.nn.Module, checkpoint: Path) -> None:
 def load_state(checkpoint: Path) -> dict:
     path = Path(checkpoint) / STATE
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:  # weights_only: tensors and plain values only,
+        # so a crafted state.pt cannot run code
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "GLOBAL" in line), lines[0])
+        raise UserError(f"{path}: refused: the training state holds something other than "
+                        f"tensors and plain values ({reason})") from None
     except Exception as error:
         raise UserError(f"{path}: unreadable training state ({error})") from None

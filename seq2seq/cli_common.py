@@ -10,6 +10,7 @@ import torch
 
 from seq2seq.config import find_recipe, load_recipe, load_saved_recipe
 from seq2seq.errors import UserError
+from seq2seq.trainer import choose_bf16, pick_device
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -25,7 +26,10 @@ def training_options(command):
                      help="Continue the run in this directory from its last checkpoint."),
         click.option("--threads", type=int, help="torch threads."),
         click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"])),
-        click.option("--bf16", is_flag=True, default=None, help="bfloat16 autocast."),
+        click.option("--bf16/--no-bf16", default=None,
+                     help="bfloat16 autocast on (an error where the device has no native "
+                          "bf16) or off; default: the recipe's train.bf16 (auto: where "
+                          "native)."),
     ]
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
@@ -59,6 +63,8 @@ def prepare_run(recipe_type, recipe, default_recipe, overrides, run_dir, resume_
             setattr(config.train, name, value)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
+    _, reason = choose_bf16(config.train.bf16, pick_device(config.train.device))
+    click.echo(reason)  # before any data is read: a bf16 = true that cannot run fails here
     torch.manual_seed(config.train.seed)
     return config, run_dir, resume_dir is not None
 

@@ -55,7 +55,7 @@ def _show_examples(run_dir: Path, splits) -> None:
     click.echo(f"best checkpoint: {path}")
     for pair, output in zip(pairs, outputs):
         click.echo(f"  {pair.src}\n    -> {output}\n    (reference: {pair.tgt})")
-    best = [row for row in read_metrics(run_dir) if row["step"] == int(path.name.split("-")[-1])]
+    best = [row for row in read_metrics(run_dir) if row["step"] == checkpoint.step_of(path)]
     if best:
         scores = {k: v for k, v in best[-1].items() if k.startswith("valid_")}
         click.echo("scores: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))

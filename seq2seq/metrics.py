@@ -15,10 +15,12 @@ import sacrebleu
 References = Sequence[Sequence[str]]
 
 
-def _reference_streams(references: References) -> list[list[str]]:
-    """sacrebleu's layout: stream k holds each sentence's k-th reference ('' if none)."""
-    width = max(len(refs) for refs in references)
-    return [[refs[k] if k < len(refs) else "" for refs in references] for k in range(width)]
+def _reference_streams(references: References) -> list[list[str | None]]:
+    """sacrebleu's layout: stream k holds each sentence's k-th reference, ``None`` where a
+    sentence has fewer (sacrebleu skips ``None``; an ``""`` would count as a real, empty
+    reference)."""
+    width = max((len(refs) for refs in references), default=1)
+    return [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
 
 
 def bleu(hypotheses: Sequence[str], references: References) -> float:
@@ -39,25 +41,34 @@ def exact(hypotheses: Sequence[str], references: References) -> float:
     return 100.0 * hits / max(len(hypotheses), 1)
 
 
-def _closest(hypothesis: str, references: Sequence[str], measure) -> str:
-    return min(references, key=lambda ref: measure(ref or " ", hypothesis or " "))
+def _edits(alignment) -> int:
+    return alignment.substitutions + alignment.deletions + alignment.insertions
 
 
-def _edit_rate(hypotheses, references, measure) -> float:
-    chosen = [_closest(h, refs, measure) for h, refs in zip(hypotheses, references)]
-    return 100.0 * measure([r or " " for r in chosen], [h or " " for h in hypotheses])
+def _closest(hypothesis: str, references: Sequence[str], align) -> str:
+    """The reference needing the fewest edits to become ``hypothesis`` (the first on ties)."""
+    return min(references, key=lambda ref: _edits(align(ref or " ", hypothesis or " ")))
+
+
+def _edit_rate(hypotheses, references, align) -> float:
+    """Edits against each output's closest reference, over those references' lengths."""
+    chosen = [_closest(h, refs, align) for h, refs in zip(hypotheses, references)]
+    alignment = align([r or " " for r in chosen], [h or " " for h in hypotheses])
+    reference_length = alignment.hits + alignment.substitutions + alignment.deletions
+    return 100.0 * _edits(alignment) / max(reference_length, 1)
 
 
 def word_error_rate(hypotheses: Sequence[str], references: References) -> float:
-    """Word-level edit distance / reference words, against each output's closest reference.
+    """Word edits / reference words, against each output's closest reference (fewest edits).
 
     Over phoneme strings ("HH AH L OW") this is the phoneme error rate (PER).
     """
-    return _edit_rate(hypotheses, references, jiwer.wer)
+    return _edit_rate(hypotheses, references, jiwer.process_words)
 
 
 def character_error_rate(hypotheses: Sequence[str], references: References) -> float:
-    return _edit_rate(hypotheses, references, jiwer.cer)
+    """Character edits / reference characters, against each output's closest reference."""
+    return _edit_rate(hypotheses, references, jiwer.process_characters)
 
 
 def sequence_error_rate(hypotheses: Sequence[str], references: References) -> float:

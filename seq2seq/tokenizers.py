@@ -286,6 +286,10 @@ def _read_sentencepiece(path: Path, model_name: object) -> SentencePieceTokenize
     if not isinstance(model_name, str) or not model_name:
         raise UserError(f"{path}: model: expected a model file name, got {model_name!r}")
     model_path = path.parent / model_name
+    inside = path.parent.resolve()
+    if Path(model_name).is_absolute() or not model_path.resolve().is_relative_to(inside):
+        raise UserError(f"{path}: model: expected a file inside {path.parent}, "
+                        f"got {model_name!r}")
     try:
         tokenizer = SentencePieceTokenizer(model_path.read_bytes())
     except FileNotFoundError:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from seq2seq import checkpoint
 from seq2seq.config import write_atomic
+from seq2seq.core import precision
 from seq2seq.errors import UserError
 
 LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "ser", "perplexity")
@@ -55,7 +56,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # 0: torch's default
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    bf16: bool = False  # bfloat16 autocast (CPU with AMX, recent GPUs)
+    # bfloat16 autocast: "auto" where the device runs it natively (CPU with AVX512-BF16
+    # or AMX, GPU of compute capability 8.0+), else fp32; true insists (an error where
+    # it is not native); false: fp32
+    bf16: bool | Literal["auto"] = False
     ema_decay: float = 0.0  # > 0: evaluate and save an exponential moving average of the weights
 
     def check(self) -> None:
@@ -81,8 +85,10 @@ class Task(Protocol):
     def batches(self, epoch: int, seed: int) -> Sequence[Any]:
         """This epoch's batches, in an order that depends only on (seed, epoch)."""
 
-    def loss(self, batch: Any) -> tuple[torch.Tensor, int]:
-        """Mean training loss of ``batch`` and how many units it holds."""
+    def loss(self, batch: Any, step: int) -> tuple[torch.Tensor, int]:
+        """Mean training loss of ``batch`` and how many units it holds; ``step`` is the
+        number of this update (1 for the first of the run), for schedules such as
+        scheduled sampling's, so that they resume exactly."""
 
     def evaluate(self) -> dict[str, float]:
         """Held-out metrics, e.g. ``{"valid_loss": ..., "valid_accuracy": ...}``."""
@@ -121,6 +127,24 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def choose_bf16(setting: bool | str, device: torch.device) -> tuple[bool, str]:
+    """``(use bf16 autocast, why)`` for ``train.bf16`` on ``device``.
+
+    ``true`` where bf16 is not native is a :class:`UserError` naming what is missing and
+    ``auto`` as the way out; ``auto`` chooses bf16 exactly where it is native.
+    """
+    native = precision.bf16_native(device.type)
+    if setting is False:
+        return False, "precision: fp32 (train.bf16 = false)"
+    if setting is True and not native:
+        raise UserError(f"train.bf16 = true: {precision.missing_bf16(device.type)}; use "
+                        "train.bf16 = \"auto\" (or --no-bf16) to train in fp32 here")
+    if native:
+        return True, (f"precision: bf16 autocast (train.bf16 = {str(setting).lower()}; "
+                      f"{device.type} runs bfloat16 natively)")
+    return False, (f"precision: fp32 (train.bf16 = auto: {precision.missing_bf16(device.type)})")
+
+
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params, lr, decay = model.parameters(), config.learning_rate, config.weight_decay
     if config.optimizer == "adam":
@@ -143,19 +167,32 @@ def build_scheduler(optimizer, config: TrainConfig):
     return None
 
 
+def progress_bar(total: int, done: int, description: str) -> tqdm:
+    return tqdm(total=total, initial=done, unit="batch", leave=False, desc=description,
+                dynamic_ncols=True)
+
+
 def lower_is_better(metric: str) -> bool:
     return any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 @dataclass
 class Position:
-    """Where training stands: ``batch`` batches of ``epoch`` done, ``step`` updates in all."""
+    """Where training stands: ``batch`` batches of ``epoch`` done, ``step`` updates in all,
+    and everything else that changes as it goes, so that a checkpoint carries it all:
+    early-stopping counters, this epoch's running loss and training seconds, and the
+    seconds the whole run has taken so far (``train.max_minutes`` counts across resumes).
+    """
 
     epoch: int = 0
     batch: int = 0
     step: int = 0
     best: float | None = None
     epochs_without_improvement: int = 0
+    epoch_loss_sum: float = 0.0  # sum of this epoch's batch losses so far
+    epoch_units: int = 0
+    epoch_train_seconds: float = 0.0  # this epoch's training steps, evaluation excluded
+    elapsed_seconds: float = 0.0  # the whole run: training, evaluation, checkpoints
 
 
 class Trainer:
@@ -174,14 +211,23 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, config)
         self.average = (AveragedModel(task.model, multi_avg_fn=get_ema_multi_avg_fn(
             config.ema_decay)) if config.ema_decay else None)
+        self.device = next(task.model.parameters()).device
+        self.bf16, self.precision = choose_bf16(config.bf16, self.device)
         self.position = Position()
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._interrupted = False
-        self._started = time.perf_counter()
-        self._epoch_started, self._evaluating_seconds = self._started, 0.0
-        self._first_epoch = 0
+        self._clock = time.perf_counter()  # position's seconds are counted up to here
 
     # --- state -------------------------------------------------------------------------
+    def _tick(self, training: bool) -> None:
+        """Add the seconds since the last tick to the run's (and, if ``training``, this
+        epoch's training) time."""
+        now = time.perf_counter()
+        self.position.elapsed_seconds += now - self._clock
+        if training:
+            self.position.epoch_train_seconds += now - self._clock
+        self._clock = now
+
     def state(self, trained_weights: dict | None = None) -> dict:
         return {
             "trained_weights": trained_weights,
@@ -206,8 +252,8 @@ class Trainer:
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.position = Position(**state["position"])
+        self._clock = time.perf_counter()
         self._drop_metrics_after(self.position.step)
-        self._first_epoch = self.position.epoch
         self.log(f"resuming from {path} (epoch {self.position.epoch + 1}, "
                  f"batch {self.position.batch}, step {self.position.step})")
 
@@ -247,6 +293,7 @@ class Trainer:
 
     def save(self, best: bool = False) -> Path:
         links = ("last", "best") if best else ("last",)
+        self._tick(training=False)
         with self._averaged_weights() as trained:
             return checkpoint.write_checkpoint(self.run_dir, self.position.step,
                                                self.task.model, self.state(trained),
@@ -257,6 +304,7 @@ class Trainer:
         """Train to the configured number of epochs (or early stop); returns the metrics rows."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        self._clock = time.perf_counter()
         try:
             while self.position.epoch < self.config.epochs:
                 if self._run_epoch():
@@ -272,69 +320,75 @@ class Trainer:
         self.log("\ninterrupt: saving a checkpoint after this step (Ctrl-C again to abort)")
 
     def _run_epoch(self) -> bool:
-        """One epoch from the current position; True when early stopping ends training."""
-        position, config, model = self.position, self.config, self.task.model
+        """One epoch from the current position; True when training should end here."""
+        position, config = self.position, self.config
         batches = self.task.batches(position.epoch, config.seed)
-        device_type = next(model.parameters()).device.type
-        total_loss, total_batches = 0.0, 0
-        bar = tqdm(total=len(batches), initial=position.batch, unit="batch", leave=False,
-                   desc=f"epoch {position.epoch + 1}/{config.epochs}", dynamic_ncols=True)
-        units, started = 0, time.perf_counter()
-        self._epoch_started, self._evaluating_seconds = started, 0.0
+        bar = progress_bar(len(batches), position.batch,
+                           f"epoch {position.epoch + 1}/{config.epochs}")
         for batch in batches[position.batch :]:
-            model.train()
-            with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
-                loss, count = self.task.loss(batch)
-            if not torch.isfinite(loss):
-                bar.close()
-                raise UserError(
-                    f"training stopped: non-finite loss ({loss.item()}) at epoch "
-                    f"{position.epoch + 1}, step {position.step + 1}; the last good checkpoint "
-                    f"is {checkpoint.checkpoints_dir(self.run_dir) / 'last'}")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip_grad_norm > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-            self.optimizer.step()
-            if self.average is not None:
-                self.average.update_parameters(model)
-            position.batch += 1
-            position.step += 1
-            total_loss += loss.item()
-            total_batches += 1
-            units += count
-            if total_batches % 20 == 0:
-                rate = units / (time.perf_counter() - started)
-                bar.set_postfix_str(f"loss {total_loss / total_batches:.4f}, "
-                                    f"{rate:,.0f} {self.task.unit}/s", refresh=False)
-            bar.update(1)
+            self._train_step(batch, bar)
             if config.eval_every_steps and position.step % config.eval_every_steps == 0:
-                self._evaluate(total_loss / total_batches, fraction=len(batches))
+                self._evaluate(position.epoch_loss_sum / position.batch, len(batches))
             if self._interrupted:
                 bar.close()
                 raise Interrupted(self.save())
         bar.close()
+        train_loss = position.epoch_loss_sum / max(position.batch, 1)
         position.epoch += 1
         position.batch = 0
-        row = self._evaluate(total_loss / max(total_batches, 1))
+        row = self._evaluate(train_loss)
+        position.epoch_loss_sum, position.epoch_units, position.epoch_train_seconds = 0.0, 0, 0.0
         improved = self._track_best(row)
         stop = (config.early_stopping_patience > 0
                 and position.epochs_without_improvement >= config.early_stopping_patience)
         self._step_scheduler(row)
-        self.save(best=improved)
+        saved = self.save(best=improved)
         self._plot()
+        self._tick(training=False)
+        if self._interrupted:  # Ctrl-C during the evaluation: this checkpoint holds it all
+            raise Interrupted(saved)
         if stop:
             self.log(f"early stopping: no better {config.early_stopping_metric} for "
                      f"{config.early_stopping_patience} epochs")
         return stop or self._out_of_time()
 
+    def _train_step(self, batch: Any, bar) -> None:
+        position, config, model = self.position, self.config, self.task.model
+        model.train()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            loss, count = self.task.loss(batch, position.step + 1)
+        if not torch.isfinite(loss):
+            bar.close()
+            raise UserError(
+                f"training stopped: non-finite loss ({loss.item()}) at epoch "
+                f"{position.epoch + 1}, step {position.step + 1}; the last good checkpoint "
+                f"is {checkpoint.checkpoints_dir(self.run_dir) / 'last'}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.clip_grad_norm > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+        self.optimizer.step()
+        if self.average is not None:
+            self.average.update_parameters(model)
+        position.batch += 1
+        position.step += 1
+        position.epoch_loss_sum += loss.item()
+        position.epoch_units += count
+        self._tick(training=True)
+        if position.batch % 20 == 0:
+            rate = position.epoch_units / max(position.epoch_train_seconds, 1e-9)
+            bar.set_postfix_str(f"loss {position.epoch_loss_sum / position.batch:.4f}, "
+                                f"{rate:,.0f} {self.task.unit}/s", refresh=False)
+        bar.update(1)
+
     def _out_of_time(self) -> bool:
-        """Whether another epoch, as long as the average so far, would pass ``max_minutes``."""
-        if not self.config.max_minutes or self.position.epoch >= self.config.epochs:
+        """Whether another epoch, as long as the average so far, would pass ``max_minutes``
+        (the whole run's time, resumed sessions included)."""
+        position = self.position
+        if not self.config.max_minutes or position.epoch >= self.config.epochs:
             return False
-        elapsed = time.perf_counter() - self._started
-        epochs_here = self.position.epoch - self._first_epoch
-        if elapsed + elapsed / max(epochs_here, 1) <= 60 * self.config.max_minutes:
+        elapsed = position.elapsed_seconds
+        if elapsed + elapsed / max(position.epoch, 1) <= 60 * self.config.max_minutes:
             return False
         self.log(f"time budget: stopping after {elapsed / 60:.1f} minutes "
                  f"(train.max_minutes = {self.config.max_minutes})")
@@ -342,17 +396,17 @@ class Trainer:
 
     def _evaluate(self, train_loss: float, fraction: int | None = None) -> dict:
         position = self.position
+        self._tick(training=True)
         epoch = position.epoch + (position.batch / fraction if fraction else 0)
-        evaluation_started = time.perf_counter()
-        train_seconds = evaluation_started - self._epoch_started - self._evaluating_seconds
         row = {"epoch": round(epoch, 4), "step": position.step, "train_loss": train_loss,
-               "train_seconds": round(train_seconds, 3)}  # this epoch's, up to now
+               "train_seconds": round(position.epoch_train_seconds, 3)}  # this epoch's so far
+        evaluation_started = time.perf_counter()
         with torch.no_grad(), self._averaged_weights():
             row.update(self.task.evaluate())
         row["eval_seconds"] = round(time.perf_counter() - evaluation_started, 3)
-        self._evaluating_seconds += row["eval_seconds"]
+        self._tick(training=False)
         row["lr"] = self.optimizer.param_groups[0]["lr"]
-        row["elapsed_s"] = round(time.perf_counter() - self._started, 2)
+        row["elapsed_s"] = round(position.elapsed_seconds, 2)
         with self.metrics_path.open("a") as stream:
             stream.write(json.dumps(row) + "\n")
         shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

@@ -33,3 +33,16 @@ def assert_steps_equal_teacher_forcing(model, src, lengths, tgt_in, logits) -> N
         step_logits, state = model.step(tgt_in[:, t], state)
         steps.append(step_logits)
     torch.testing.assert_close(torch.stack(steps, 1), logits, atol=1e-5, rtol=1e-5)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--simulate-no-native-bf16", action="store_true",
+                     help="Run as on a CPU without native bf16 (AVX2 only): the capability "
+                          "probe says 'not native' for the whole session.")
+
+
+def pytest_configure(config):
+    if config.getoption("--simulate-no-native-bf16"):
+        from seq2seq.core import precision
+
+        precision._cpu_runs_bf16 = lambda: False

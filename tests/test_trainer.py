@@ -53,11 +53,11 @@ def test_sigint_saves_and_resume_ends_with_the_uninterrupted_weights(tmp_path):
     original_loss = interrupted.loss
     calls = {"n": 0}
 
-    def loss_then_ctrl_c(batch):
+    def loss_then_ctrl_c(batch, step):
         calls["n"] += 1
         if calls["n"] == 7:  # mid-way through the second epoch (5 batches per epoch)
             os.kill(os.getpid(), signal.SIGINT)
-        return original_loss(batch)
+        return original_loss(batch, step)
 
     interrupted.loss = loss_then_ctrl_c
     with pytest.raises(Interrupted) as stopped:
@@ -84,10 +84,10 @@ def test_weight_averaging_evaluates_and_saves_the_average_and_resumes_exactly(tm
     reference = make_task(ema_decay=decay)
     seen, original_loss = [], reference.loss
 
-    def loss_recording_weights(batch):  # the weights after each step but the last
+    def loss_recording_weights(batch, step):  # the weights after each step but the last
         if reference.model.training:
             seen.append(weights(reference))
-        return original_loss(batch)
+        return original_loss(batch, step)
 
     reference.loss = loss_recording_weights
     Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
@@ -107,11 +107,11 @@ def test_weight_averaging_evaluates_and_saves_the_average_and_resumes_exactly(tm
     interrupted = make_task(ema_decay=decay)
     original_loss, calls = interrupted.loss, {"n": 0}
 
-    def loss_then_ctrl_c(batch):
+    def loss_then_ctrl_c(batch, step):
         calls["n"] += 1
         if calls["n"] == 7:
             os.kill(os.getpid(), signal.SIGINT)
-        return original_loss(batch)
+        return original_loss(batch, step)
 
     interrupted.loss = loss_then_ctrl_c
     with pytest.raises(Interrupted):
@@ -170,9 +170,9 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_
     original_loss = task.loss
     calls = {"n": 0}
 
-    def loss(batch):
+    def loss(batch, step):
         calls["n"] += 1
-        value, count = original_loss(batch)
+        value, count = original_loss(batch, step)
         return (value * float("nan") if calls["n"] == 8 else value), count
 
     task.loss = loss

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from seq2seq.core import LSTM
+from seq2seq.core import LSTM, precision
 
 from .timing import interleaved_medians
 
@@ -39,24 +39,26 @@ def _random_lengths(batch: int, time_steps: int, generator: torch.Generator) -> 
     return lengths
 
 
-def _contenders(batch: int, time_steps: int, features: int, units: int):
-    """name -> (module, extra kwargs, autocast flag)."""
+def _contenders(batch: int, time_steps: int, features: int, units: int, bf16: bool):
+    """name -> (module, extra kwargs, autocast flag); the bf16 ones only if ``bf16``."""
     generator = torch.Generator().manual_seed(0)
     ours = LSTM(features, units, return_sequences=True, return_state=True)
     reference = LSTM(features, units, return_sequences=True, return_state=True, fused=False)
     reference.load_state_dict(ours.state_dict())
     torch_lstm = nn.LSTM(features, units, batch_first=True)
     lengths = _random_lengths(batch, time_steps, generator)
-    return {
+    contenders = {
         "torch.nn.LSTM": (torch_lstm, {}, False),
         "fused": (ours, {}, False),
         "fused, lengths": (ours, {"lengths": lengths}, False),
         "torch.nn.LSTM, packed": (torch_lstm, {"packed": lengths}, False),
         "reference": (reference, {}, False),
         "reference, lengths": (reference, {"lengths": lengths}, False),
-        "torch.nn.LSTM bf16": (torch_lstm, {}, True),
-        "fused bf16": (ours, {}, True),
     }
+    if bf16:
+        contenders["torch.nn.LSTM bf16"] = (torch_lstm, {}, True)
+        contenders["fused bf16"] = (ours, {}, True)
+    return contenders
 
 
 def _call(module: nn.Module, x: torch.Tensor, kwargs: dict, bf16: bool, backward: bool
@@ -82,22 +84,26 @@ def _call(module: nn.Module, x: torch.Tensor, kwargs: dict, bf16: bool, backward
 def run_core_benchmark(batch: int = 64, time_steps: tuple[int, ...] = (16, 60),
                        units: tuple[int, ...] = (256, 512), features: int = 80,
                        threads: int = 2, rounds: int = 7) -> list[CoreTiming]:
-    """Time every contender at every (time, units); returns one row per contender and mode."""
+    """Time every contender at every (time, units); returns one row per contender and mode.
+
+    The bf16 contenders run only where the CPU runs bf16 natively (:mod:`precision`).
+    """
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    bf16 = precision.bf16_native("cpu")
     results: list[CoreTiming] = []
     for steps in time_steps:
         for size in units:
-            contenders = _contenders(batch, steps, features, size)
+            contenders = _contenders(batch, steps, features, size, bf16)
             x = torch.randn(batch, steps, features, requires_grad=True)
             for mode, backward in (("forward", False), ("forward+backward", True)):
                 calls = {name: _call(module, x, kwargs, bf16, backward)
                          for name, (module, kwargs, bf16) in contenders.items()}
                 medians = interleaved_medians(calls, rounds)
                 tokens = batch * steps
-                baseline = {False: medians["torch.nn.LSTM"], True: medians["torch.nn.LSTM bf16"]}
                 for name, seconds in medians.items():
-                    reference = baseline["bf16" in name]
+                    reference = medians["torch.nn.LSTM bf16" if "bf16" in name
+                                        else "torch.nn.LSTM"]
                     results.append(CoreTiming(steps, size, name, mode, tokens / seconds,
                                               reference / seconds))
     return results
@@ -125,7 +131,8 @@ def format_core_table(results: list[CoreTiming], batch: int, features: int, thre
             fp32 = rows[(steps, size, "fused")]["forward+backward"].tokens_per_second
             bf16 = rows[(steps, size, name)]["forward+backward"].tokens_per_second
             speedups.append(f"T={steps} units={size}: {bf16 / fp32:.2f}x")
-    lines.append("fused path, bf16 autocast vs fp32 (forward+backward): " + ", ".join(speedups))
+    lines.append("fused path, bf16 autocast vs fp32 (forward+backward): "
+                 + (", ".join(speedups) or "bf16: not native on this CPU"))
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from . import precision
 from .activations import ActivationSpec
 from .cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, State
 
@@ -255,7 +256,17 @@ class RNN(nn.Module):
         return self._run_fused_segments(x, state, lengths)
 
     def _fused_call(self, x, state, batch_sizes=None):
-        """One call of torch's fused kernel; ``state`` holds ``(batch, units)`` tensors."""
+        """One call of torch's fused kernel; ``state`` holds ``(batch, units)`` tensors.
+
+        Under a bf16 autocast that this CPU cannot run natively (oneDNN's fused kernels
+        would fail), the kernel runs in fp32 with autocast off.
+        """
+        if precision.cpu_autocast_needs_fp32(x):
+            with torch.autocast("cpu", enabled=False):
+                return self._fused_call_now(x.float(), [s.float() for s in state], batch_sizes)
+        return self._fused_call_now(x, state, batch_sizes)
+
+    def _fused_call_now(self, x, state, batch_sizes):
         kernel = getattr(torch, self.cell.fused_kernel())
         hx = [s.unsqueeze(0) for s in state]
         hx = hx if len(hx) > 1 else hx[0]

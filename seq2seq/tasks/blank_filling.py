@@ -99,7 +99,7 @@ class FillTask:
         return collate([examples[i] for i in indices], indices, tokenizer.pad_id,
                        tokenizer.bos_id, tokenizer.eos_id)
 
-    def loss(self, batch: Batch) -> tuple[torch.Tensor, int]:
+    def loss(self, batch: Batch, step: int) -> tuple[torch.Tensor, int]:
         """Mean cross-entropy over the answers' characters and eos; padding ignored."""
         batch = batch.to(self.device)
         logits = self.model(batch.src, batch.src_lengths, batch.tgt_in)

@@ -98,7 +98,7 @@ class MnistTask:
         order = torch.randperm(len(self.train_labels), generator=generator)
         return list(order.split(self.recipe.train.batch_size))
 
-    def loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def loss(self, batch: torch.Tensor, step: int) -> tuple[torch.Tensor, int]:
         batch = batch.to(self.device)
         logits = self.model(self.train_images[batch])
         loss = F.cross_entropy(logits.float(), self.train_labels[batch],

@@ -95,7 +95,6 @@ class TranslationTask:
         self.train_lengths = [(len(s) + 1, len(t) + 1) for s, t in self.train_examples]
         self.model = EncoderDecoder(recipe.model, len(self.source), len(self.target),
                                 self.target.pad_id).to(device)
-        self.step_count = 0
 
     def batches(self, epoch: int, seed: int) -> list[list[int]]:
         return bucket_batches(self.train_lengths, self.recipe.train.batch_size,
@@ -105,10 +104,9 @@ class TranslationTask:
         return collate([examples[i] for i in indices], indices, self.target.pad_id,
                        self.target.bos_id, self.target.eos_id).to(self.device)
 
-    def loss(self, indices: list[int]) -> tuple[torch.Tensor, int]:
+    def loss(self, indices: list[int], step: int) -> tuple[torch.Tensor, int]:
         batch = self._collate(self.train_examples, indices)
-        self.step_count += 1
-        probability = self.recipe.teacher_forcing.probability(self.step_count)
+        probability = self.recipe.teacher_forcing.probability(step)
         logits = self.model(batch.src, batch.src_lengths, batch.tgt_in, probability)
         loss = sequence_loss(logits, batch.tgt_out, self.target.pad_id,
                              self.recipe.train.label_smoothing)

@@ -1,0 +1,141 @@
+"""bf16 on any CPU: both branches of the one capability probe, on any machine.
+
+``precision.bf16_native`` is monkeypatched to "not native" (what an AVX2-only CPU says) and
+to "native" (only where the CPU really is, since then the bf16 kernels really run).
+"""
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from seq2seq.cli import main
+from seq2seq.core import GRU, LSTM, Bidirectional, SimpleRNN, precision
+from seq2seq.errors import UserError
+from seq2seq.trainer import choose_bf16
+
+NATIVE = precision.bf16_native("cpu")
+needs_native_bf16 = pytest.mark.skipif(not NATIVE, reason="this CPU has no native bf16")
+
+
+@pytest.fixture
+def not_native(monkeypatch):
+    monkeypatch.setattr(precision, "bf16_native", lambda device_type: False)
+
+
+@pytest.fixture
+def native(monkeypatch):
+    monkeypatch.setattr(precision, "bf16_native", lambda device_type: True)
+
+
+LAYERS = {
+    "lstm": lambda: LSTM(5, 7, return_sequences=True, return_state=True),
+    "gru": lambda: GRU(5, 7, return_sequences=True, return_state=True),
+    "rnn": lambda: SimpleRNN(5, 7, return_sequences=True, return_state=True),
+    "bidirectional lstm": lambda: Bidirectional(LSTM(5, 7, return_sequences=True)),
+}
+
+
+def run(layer, x, lengths, autocast):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        result = layer(x, lengths=lengths)
+    return result if isinstance(result, tuple) else (result,)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_without_native_bf16_the_fused_kernels_run_in_fp32_under_autocast(name, with_lengths,
+                                                                          not_native):
+    layer = LAYERS[name]()
+    x = torch.randn(4, 6, 5, requires_grad=True)
+    lengths = torch.tensor([6, 3, 5, 1]) if with_lengths else None
+    plain = run(layer, x, lengths, autocast=False)
+    under_autocast = run(layer, x, lengths, autocast=True)
+    for a, b in zip(plain, under_autocast):
+        assert b.dtype == torch.float32
+        assert torch.equal(a, b)  # the very same fp32 computation
+    under_autocast[0].sum().backward()  # and it trains
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@needs_native_bf16
+def test_with_native_bf16_the_fused_lstm_runs_in_bf16(native):
+    layer = LAYERS["lstm"]()  # torch's CPU autocast lowers lstm (not gru, rnn)
+    x = torch.randn(4, 6, 5)
+    plain = run(layer, x, None, autocast=False)
+    under_autocast = run(layer, x, None, autocast=True)
+    assert under_autocast[0].dtype == torch.bfloat16
+    torch.testing.assert_close(under_autocast[0].float(), plain[0], atol=0.05, rtol=0.05)
+
+
+def test_train_bf16_settings(not_native):
+    cpu = torch.device("cpu")
+    assert choose_bf16(False, cpu) == (False, "precision: fp32 (train.bf16 = false)")
+    enabled, reason = choose_bf16("auto", cpu)
+    assert not enabled
+    assert reason == ("precision: fp32 (train.bf16 = auto: this CPU has no native bfloat16 "
+                      "(neither AVX512-BF16 or AMX-BF16))")
+    with pytest.raises(UserError, match=r"train.bf16 = true: this CPU has no native bfloat16 "
+                                        r"\(neither AVX512-BF16 or AMX-BF16\); use "
+                                        r"train.bf16 = \"auto\""):
+        choose_bf16(True, cpu)
+
+
+def test_train_bf16_auto_chooses_bf16_where_native(native):
+    cpu = torch.device("cpu")
+    assert choose_bf16("auto", cpu) == (
+        True, "precision: bf16 autocast (train.bf16 = auto; cpu runs bfloat16 natively)")
+    assert choose_bf16(True, cpu)[0]
+
+
+def test_the_probe_agrees_with_onednn(pytestconfig):
+    if pytestconfig.getoption("--simulate-no-native-bf16"):
+        pytest.skip("the probe is simulated to say 'not native'")
+    assert precision.bf16_native("cpu") == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert precision.bf16_native("meta") is False
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+    path = tmp_path / "pairs.txt"
+    path.write_text("".join(f"{w}\t{w.upper()}\n" for w in
+                            ["go", "hi", "run", "wow", "fire", "help", "stop", "wait"]))
+    return path
+
+
+FAST = ["--set", "model.units=8", "--set", "model.embedding=4", "--set", "train.epochs=1",
+        "--set", "train.batch_size=4", "--set", "eval.max_sentences=2", "--set",
+        "data.valid_fraction=0.25"]
+
+
+def test_train_says_which_precision_it_chose_first(pairs_file, tmp_path, not_native):
+    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
+                                       f"data.path={pairs_file}", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("precision: fp32 (train.bf16 = auto: this CPU has no native")
+
+
+def test_bf16_true_without_native_bf16_fails_before_reading_data(tmp_path, not_native):
+    missing = tmp_path / "no-such-file.txt"
+    for arguments in (["--bf16"], ["--set", "train.bf16=true"]):
+        result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, *arguments, "--set",
+                                           f"data.path={missing}", "--out", str(tmp_path / "r")])
+        assert result.exit_code == 1, result.output
+        assert result.output.strip().splitlines() == [
+            'Error: train.bf16 = true: this CPU has no native bfloat16 (neither AVX512-BF16 '
+            'or AMX-BF16); use train.bf16 = "auto" (or --no-bf16) to train in fp32 here']
+
+
+def test_no_bf16_flag_overrides_the_recipe(pairs_file, tmp_path, native):
+    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--no-bf16", "--set",
+                                       f"data.path={pairs_file}", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "precision: fp32 (train.bf16 = false)"
+
+
+def test_bench_core_without_native_bf16_says_so(not_native):
+    result = CliRunner().invoke(main, ["bench", "core", "--time-steps", "4", "--units", "8",
+                                       "--batch", "4", "--features", "5", "--rounds", "1"])
+    assert result.exit_code == 0, result.output
+    assert "bf16: not native on this CPU" in result.output
+    assert "fused bf16" not in result.output

@@ -1,0 +1,197 @@
+"""Exact resume in every configuration a recipe can turn on.
+
+Each test interrupts a real run with a real SIGINT (sent from inside the training step or
+the evaluation, so the moment is exact), resumes it from ``last`` in a new trainer, and
+compares the final weights bit for bit, and the metrics rows, with an uninterrupted run.
+"""
+
+import os
+import signal
+import time
+
+import pytest
+import torch
+
+from seq2seq import checkpoint
+from seq2seq.data.blanks import BlankDataConfig, BlankSplits, blank_sentences
+from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits
+from seq2seq.models.blank_filler import BlankFillerConfig
+from seq2seq.models.translator import TranslatorConfig
+from seq2seq.search import SearchConfig
+from seq2seq.tasks.blank_filling import FillRecipe, FillTask
+from seq2seq.tasks.translation import (
+    EvalConfig,
+    TeacherForcingConfig,
+    TranslationRecipe,
+    TranslationTask,
+)
+from seq2seq.trainer import Interrupted, TrainConfig, Trainer
+from tests.test_trainer import make_task as make_mnist_task
+
+TIMING = ("train_seconds", "eval_seconds", "elapsed_s")
+WORDS = ["cat", "dog", "house", "tree", "river", "stone", "light", "water", "green", "small",
+         "apple", "bread", "cloud", "night", "horse", "table", "chair", "music", "paper", "sun"]
+PAIRS = [Pair(w, w[::-1].upper()) for w in WORDS] + [Pair(a + " " + b, (b + a).upper())
+                                                      for a, b in zip(WORDS, WORDS[3:])]
+SENTENCES = [f"the {a} sees a {b}." for a, b in zip(WORDS, WORDS[5:] + WORDS[:5])]
+
+
+def quiet(_message):
+    pass
+
+
+def make_translation_task(train=None, teacher_forcing=None):
+    recipe = TranslationRecipe(
+        data=PairDataConfig(path="unused"),
+        model=TranslatorConfig(units=12, embedding=6),
+        train=TrainConfig(**{"epochs": 3, "batch_size": 6, "seed": 3, **(train or {})}),
+        teacher_forcing=TeacherForcingConfig(**(teacher_forcing or {})),
+        decode=SearchConfig(batch_size=8),
+        eval=EvalConfig(metrics=["chrf"], max_sentences=6),
+    )
+    torch.manual_seed(recipe.train.seed)
+    splits = PairSplits(PAIRS[:30], PAIRS[30:], [], "synthetic", 0, 0)
+    return TranslationTask(recipe, splits, torch.device("cpu"))
+
+
+def make_fill_task(train=None):
+    recipe = FillRecipe(data=BlankDataConfig(embedded=True),
+                        model=BlankFillerConfig(units=10, embedding=6, dropout=0.2),
+                        train=TrainConfig(**{"epochs": 3, "batch_size": 4, "seed": 5,
+                                             **(train or {})}),
+                        decode=SearchConfig(batch_size=8))
+    torch.manual_seed(recipe.train.seed)
+    splits = BlankSplits(SENTENCES[:16], blank_sentences(SENTENCES[16:], 1), "synthetic", 0)
+    return FillTask(recipe, splits, torch.device("cpu"))
+
+
+CONFIGURATIONS = {
+    "mnist": lambda: make_mnist_task(),
+    "mnist, plateau schedule and early stopping": lambda: make_mnist_task(
+        epochs=4, lr_schedule="plateau", plateau_patience=0, early_stopping_patience=2),
+    "translation, scheduled sampling (linear)": lambda: make_translation_task(
+        teacher_forcing={"sampling_probability": 0.5, "schedule": "linear", "ramp_steps": 9}),
+    "translation, batches counted in tokens": lambda: make_translation_task(
+        train={"batch_unit": "tokens", "batch_size": 40}),
+    "translation, weight averaging and scheduled sampling": lambda: make_translation_task(
+        train={"ema_decay": 0.7},
+        teacher_forcing={"sampling_probability": 0.3, "schedule": "constant"}),
+    "translation, evaluation every 3 steps": lambda: make_translation_task(
+        train={"eval_every_steps": 3}),
+    "fill-in": lambda: make_fill_task(),
+}
+
+
+def weights(task):
+    return {name: tensor.clone() for name, tensor in task.model.state_dict().items()}
+
+
+def without_timing(rows):
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
+
+
+def send_sigint_on_call(function, call: int):
+    """``function``, sending this process a SIGINT on its ``call``-th call."""
+    calls = {"n": 0}
+
+    def wrapped(*args):
+        calls["n"] += 1
+        if calls["n"] == call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return function(*args)
+
+    return wrapped
+
+
+def uninterrupted(make, run_dir):
+    task = make()
+    rows = Trainer(task, task.recipe.train, run_dir, log=quiet).fit()
+    return task, rows
+
+
+def interrupted_then_resumed(make, run_dir, step=None, evaluation=None):
+    """Stop a run with SIGINT in training step ``step`` or in evaluation number
+    ``evaluation``; resume it from its checkpoint with a new task and trainer."""
+    task = make()
+    if step is not None:
+        task.loss = send_sigint_on_call(task.loss, step)
+    if evaluation is not None:
+        task.evaluate = send_sigint_on_call(task.evaluate, evaluation)
+    with pytest.raises(Interrupted) as stopped:
+        Trainer(task, task.recipe.train, run_dir, log=quiet).fit()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    resumed = make()
+    trainer = Trainer(resumed, resumed.recipe.train, run_dir, log=quiet)
+    trainer.resume()
+    return resumed, trainer.fit(), stopped.value.path
+
+
+def assert_same_run(reference, resumed, reference_dir, resumed_dir):
+    (task_a, rows_a), (task_b, rows_b) = reference, resumed
+    expected, got = weights(task_a), weights(task_b)
+    assert expected.keys() == got.keys()
+    for name in expected:  # the trained weights
+        assert torch.equal(expected[name], got[name]), name
+    for link in ("last", "best"):  # the saved (averaged, where averaging is on) weights
+        a = checkpoint.resolve(reference_dir, link)
+        b = checkpoint.resolve(resumed_dir, link)
+        assert checkpoint.step_of(a) == checkpoint.step_of(b), link
+        assert (a / checkpoint.WEIGHTS).read_bytes() == (b / checkpoint.WEIGHTS).read_bytes()
+    assert without_timing(rows_a) == without_timing(rows_b)
+    assert all(row["train_loss"] > 0 for row in rows_b)
+
+
+@pytest.mark.parametrize("name", list(CONFIGURATIONS))
+def test_an_interrupted_step_resumes_exactly(name, tmp_path):
+    make = CONFIGURATIONS[name]
+    reference = uninterrupted(make, tmp_path / "whole")
+    batches = len(reference[0].batches(0, reference[0].recipe.train.seed))
+    task, rows, path = interrupted_then_resumed(make, tmp_path / "cut", step=batches + 2)
+    assert checkpoint.step_of(path) == batches + 2
+    assert_same_run(reference, (task, rows), tmp_path / "whole", tmp_path / "cut")
+
+
+@pytest.mark.parametrize("name", ["mnist", "translation, scheduled sampling (linear)",
+                                  "fill-in"])
+def test_an_interrupt_on_an_epochs_last_batch_resumes_exactly(name, tmp_path):
+    make = CONFIGURATIONS[name]
+    reference = uninterrupted(make, tmp_path / "whole")
+    batches = len(reference[0].batches(0, reference[0].recipe.train.seed))
+    task, rows, path = interrupted_then_resumed(make, tmp_path / "cut", step=batches)
+    assert checkpoint.step_of(path) == batches
+    assert_same_run(reference, (task, rows), tmp_path / "whole", tmp_path / "cut")
+    # the end of that epoch was written again under the same step, in a new directory
+    assert checkpoint.resolve(tmp_path / "cut", "last").name.startswith("step-")
+
+
+@pytest.mark.parametrize("name", ["mnist", "translation, weight averaging and scheduled sampling",
+                                  "translation, evaluation every 3 steps"])
+def test_an_interrupt_during_evaluation_resumes_exactly(name, tmp_path):
+    make = CONFIGURATIONS[name]
+    reference = uninterrupted(make, tmp_path / "whole")
+    task, rows, _ = interrupted_then_resumed(make, tmp_path / "cut", evaluation=2)
+    assert_same_run(reference, (task, rows), tmp_path / "whole", tmp_path / "cut")
+
+
+def test_the_time_budget_counts_the_whole_run_across_resumes(tmp_path, monkeypatch):
+    """A fake clock that advances one second per training step: 5 steps an epoch, a
+    14.5-second budget allows 2 epochs, interrupted or not."""
+    clock = {"now": 0.0}
+    monkeypatch.setattr(time, "perf_counter", lambda: clock["now"])
+
+    def make():
+        task = make_mnist_task(epochs=6, max_minutes=14.5 / 60)
+        original = task.loss
+
+        def one_second_per_step(*args):
+            clock["now"] += 1.0
+            return original(*args)
+
+        task.loss = one_second_per_step
+        return task
+
+    _, rows = uninterrupted(make, tmp_path / "whole")
+    assert [row["step"] for row in rows] == [5, 10]
+    _, rows, _ = interrupted_then_resumed(make, tmp_path / "cut", step=8)
+    assert [row["step"] for row in rows] == [5, 10]
+    assert [row["elapsed_s"] for row in rows] == [5.0, 10.0]
