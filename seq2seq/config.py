@@ -81,6 +81,19 @@ def from_mapping(cls: type[T], mapping: dict, prefix: str = "") -> T:
     return recipe
 
 
+def reject_inapplicable(config: Any, prefix: str, rules: dict[str, tuple[bool, str]]) -> None:
+    """A setting is a promise: a key set away from its default where it has no effect is
+    an error naming it. ``rules``: key -> (whether it applies here, where it does)."""
+    for field in dataclasses.fields(config):
+        if field.name not in rules or rules[field.name][0]:
+            continue
+        default = (field.default if field.default is not dataclasses.MISSING
+                   else field.default_factory())
+        if getattr(config, field.name) != default:
+            raise UserError(f"{prefix}{field.name}: applies only {rules[field.name][1]}; "
+                            f"leave it at its default ({default!r}) here")
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"train.epochs=3"`` -> (["train", "epochs"], 3); a bare word stays a string."""
     key, separator, raw = text.partition("=")

@@ -33,7 +33,7 @@ from typing import Literal, Protocol, Self, get_args
 import regex
 import sentencepiece
 
-from seq2seq.config import write_atomic
+from seq2seq.config import reject_inapplicable, write_atomic
 from seq2seq.errors import UserError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -66,6 +66,12 @@ class TokenizerConfig:
         if self.min_count < 1:
             raise UserError(f"tokenizer.min_count: expected a positive integer, "
                             f"got {self.min_count}")
+        sentencepiece = self.kind == "sentencepiece"
+        reject_inapplicable(self, "tokenizer.", {
+            "sp_model_type": (sentencepiece, "with kind = 'sentencepiece'"),
+            "sp_vocab_size": (sentencepiece, "with kind = 'sentencepiece'"),
+            "min_count": (not sentencepiece, "with kind = 'char' or 'words'"),
+        })
 
 
 class Tokenizer(Protocol):

@@ -22,12 +22,12 @@ from typing import Any, Literal, Protocol
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm import tqdm
 
 from seq2seq import checkpoint
 from seq2seq.config import write_atomic
 from seq2seq.core import precision
 from seq2seq.errors import UserError
+from seq2seq.progress import progress_bar
 
 LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "ser", "perplexity")
 
@@ -74,6 +74,16 @@ class TrainConfig:
             raise UserError(f"train.ema_decay: expected a fraction in [0, 1), got {self.ema_decay}")
         if self.learning_rate <= 0:
             raise UserError(f"train.learning_rate: expected > 0, got {self.learning_rate}")
+        if self.momentum and self.optimizer not in ("rmsprop", "sgd"):
+            raise UserError(f"train.momentum: applies to rmsprop and sgd; {self.optimizer} "
+                            f"has none (its betas are fixed), expected 0, got {self.momentum}")
+        for name, schedules in (("lr_step_epochs", ("step",)), ("plateau_patience", ("plateau",)),
+                                ("lr_gamma", ("step", "plateau"))):
+            default = TrainConfig.__dataclass_fields__[name].default
+            if getattr(self, name) != default and self.lr_schedule not in schedules:
+                raise UserError(f"train.{name}: applies only with train.lr_schedule = "
+                                f"{' or '.join(map(repr, schedules))}, "
+                                f"not {self.lr_schedule!r}")
 
 
 class Task(Protocol):
@@ -165,11 +175,6 @@ def build_scheduler(optimizer, config: TrainConfig):
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode=mode, factor=config.lr_gamma, patience=config.plateau_patience)
     return None
-
-
-def progress_bar(total: int, done: int, description: str) -> tqdm:
-    return tqdm(total=total, initial=done, unit="batch", leave=False, desc=description,
-                dynamic_ncols=True)
 
 
 def lower_is_better(metric: str) -> bool:

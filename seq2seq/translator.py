@@ -6,43 +6,49 @@ Example::
     translator.translate(["I am cold."], beam=5)             # ["J'ai froid."]
     best = translator.translate(["I am cold."], beam=5, nbest=3)[0]   # 3 Translations
     best[0].text, best[0].score                              # text, log-probability
+    translator.translate(["I am cold."], sample=True, temperature=0.7, top_k=10, seed=1)
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 
 import torch
 
 from seq2seq.errors import UserError
-from seq2seq.search import SearchConfig, decode_sequences
+from seq2seq.runs import load_run
+from seq2seq.search import SearchConfig
+from seq2seq.tasks.translation import Translation, read_training_lengths, translate_texts
 
+__all__ = ["Translation", "Translator"]
 
-@dataclass
-class Translation:
-    """One hypothesis as text, with its log-probability and its length-normalised score."""
-
-    text: str
-    score: float
-    normalized_score: float
+MAX_INPUT_TIMES_LONGEST = 4  # default input limit: 4x the longest training source
+MAX_INPUT_WITHOUT_LENGTHS = 1000  # ... or this, for a run saved without training lengths
 
 
 class Translator:
-    """A trained encoder-decoder with its tokenizers and decoding settings."""
+    """A trained encoder-decoder with its tokenizers and decoding settings.
 
-    def __init__(self, model, source, target, search: SearchConfig, recipe=None) -> None:
+    ``max_input_len``: sources of more tokens are not translated (an empty result and a
+    warning); 0 means no limit. :meth:`from_pretrained` sets it to 4 times the longest
+    training source of the run (1,000 for runs saved without that figure).
+    """
+
+    def __init__(self, model, source, target, search: SearchConfig, recipe=None,
+                 max_input_len: int = 0) -> None:
         self.model, self.source, self.target = model.eval(), source, target
-        self.search, self.recipe = search, recipe
+        self.search, self.recipe, self.max_input_len = search, recipe, max_input_len
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, which: str = "best") -> Translator:
         """Load a run directory's ``best`` (or ``last``) checkpoint, or a checkpoint directory."""
-        from seq2seq.tasks.translation import load_translator
-
-        recipe, model, source, target, _ = load_translator(Path(run_dir), which)
-        return cls(model, source, target, recipe.decode, recipe)
+        run = load_run(run_dir, which, expected_task="translation")
+        longest = read_training_lengths(run.checkpoint).get("longest_source_tokens")
+        limit = MAX_INPUT_TIMES_LONGEST * longest if longest else MAX_INPUT_WITHOUT_LENGTHS
+        return cls(run.model, run.tokenizers["source"], run.tokenizers["target"],
+                   run.recipe.decode, run.recipe, limit)
 
     @property
     def device(self) -> torch.device:
@@ -50,33 +56,50 @@ class Translator:
 
     def search_config(self, **changes) -> SearchConfig:
         """The run's decoding settings with ``changes`` (``beam_size=5``, ``alpha=0.6``, ...)."""
-        return dataclasses.replace(self.search, **{k: v for k, v in changes.items()
-                                                   if v is not None})
+        config = dataclasses.replace(self.search, **{k: v for k, v in changes.items()
+                                                     if v is not None})
+        config.check()
+        return config
 
-    @torch.no_grad()
-    def hypotheses(self, sentences: list[str], config: SearchConfig) -> list[list[Translation]]:
-        """Every sentence's n-best list, in the input's order, decoded in length-sorted batches.
+    def too_long(self, sentence: str) -> bool:
+        """Whether ``sentence`` has more source tokens than :attr:`max_input_len`."""
+        return bool(self.max_input_len) and len(self.source.encode(sentence)) > self.max_input_len
 
-        An empty (or all-blank) sentence translates to one empty translation."""
-        encoded = [self.source.encode(s) for s in sentences]
-        results: list[list[Translation]] = [[Translation("", 0.0, 0.0)] for _ in sentences]
-        todo = [i for i, ids in enumerate(encoded) if ids and sentences[i].strip()]
-        found = decode_sequences(self.model, [encoded[i] for i in todo], self.source.pad_id,
-                                 self.target.bos_id, self.target.eos_id, config)
-        for index, nbest in zip(todo, found):
-            results[index] = [Translation(self.target.decode(h.tokens), h.score,
-                                          h.normalized_score) for h in nbest]
-        return results
+    def hypotheses(self, sentences: list[str], config: SearchConfig,
+                   generator: torch.Generator | None = None) -> list[list[Translation]]:
+        """Every sentence's n-best list, in the input's order, decoded in length-sorted
+        batches. An empty sentence gets one empty translation; one over
+        :attr:`max_input_len`, or one for which the search finds no hypothesis, gets ``[]``."""
+        return translate_texts(self.model, self.source, self.target, sentences, config,
+                               self.max_input_len, generator)
 
     def translate(self, sentences: list[str], beam: int | None = None, nbest: int = 1,
-                  alpha: float | None = None, scores: bool = False, **search):
+                  alpha: float | None = None, scores: bool = False, sample: bool = False,
+                  temperature: float | None = None, top_k: int | None = None,
+                  seed: int | None = None, **search):
         """Translations of ``sentences``: strings, or with ``scores`` (or ``nbest`` > 1) lists
-        of :class:`Translation`, best first."""
-        config = self.search_config(beam_size=beam, nbest=nbest, alpha=alpha, **search)
+        of :class:`Translation`, best first.
+
+        ``sample=True`` draws each output token from ``softmax(logits / temperature)``
+        (among the ``top_k`` most probable when given), from a generator seeded with
+        ``seed`` (torch's default generator when ``None``). A sentence left untranslated
+        (over :attr:`max_input_len`, or no hypothesis found) is ``""`` (or ``[]``), with a
+        warning.
+        """
+        if sample:
+            search["sample"], beam = True, 1 if beam is None else beam
+        config = self.search_config(beam_size=beam, nbest=nbest, alpha=alpha,
+                                    temperature=temperature, top_k=top_k, **search)
         if config.nbest > config.beam_size:
             raise UserError(f"nbest: expected at most the beam size ({config.beam_size}), "
                             f"got {config.nbest}")
-        found = self.hypotheses(list(sentences), config)
+        generator = None if seed is None else torch.Generator().manual_seed(seed)
+        found = self.hypotheses(list(sentences), config, generator)
+        empty = [i for i, nbest_list in enumerate(found) if not nbest_list]
+        if empty:
+            warnings.warn(f"{len(empty)} sentence(s) left untranslated (over max_input_len "
+                          f"{self.max_input_len} tokens, or no hypothesis found), first: "
+                          f"index {empty[0]}", stacklevel=2)
         if scores or nbest > 1:
             return found
-        return [nbest_list[0].text for nbest_list in found]
+        return [nbest_list[0].text if nbest_list else "" for nbest_list in found]

@@ -9,9 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from seq2seq.cli import Seq2SeqGroup
-from seq2seq.cli_common import RECIPES
-from seq2seq.cli_fill import fill, fill_eval, fill_train
+from seq2seq.cli import main
 from seq2seq.config import find_recipe, from_mapping, load_recipe
 from seq2seq.data.blanks import (
     BLANK,
@@ -21,9 +19,12 @@ from seq2seq.data.blanks import (
     embedded_sentences,
     load_blank_splits,
     mark_blank,
+    show,
 )
 from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
+from seq2seq.runs import RECIPES as RECIPES_DIR
+from seq2seq.runs import load_run
 from seq2seq.search import SearchConfig, decode, greedy_search
 from seq2seq.tasks.blank_filling import FillRecipe
 from tests.conftest import assert_steps_equal_teacher_forcing
@@ -46,7 +47,7 @@ CONFIGS = {
 
 
 def cli():
-    return Seq2SeqGroup(commands=[fill_train, fill, fill_eval])
+    return main
 
 
 # --- blanks ----------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ def test_the_embedded_corpus_is_prose_that_python_ships():
 
 @pytest.mark.parametrize("name", ["fill-demo", "fill-eng"])
 def test_shipped_recipes_load(name):
-    recipe = load_recipe(FillRecipe, find_recipe(name, RECIPES))
+    recipe = load_recipe(FillRecipe, find_recipe(name, RECIPES_DIR))
     assert recipe.decode.max_len_ratio == 0.0 and recipe.data.valid_fraction > 0
 
 
@@ -205,18 +206,6 @@ def test_a_one_sided_model_does_not_see_the_other_side(cell):
     assert not torch.allclose(logits(both, left, right_a), logits(both, left_b, right_a))
 
 
-@pytest.mark.parametrize("config", [BlankFillerConfig(), BlankFillerConfig(
-    cell="gru", units=64, layers=2, embedding=0, bridge="sum")])
-def test_the_three_directions_have_the_same_parameter_count(config):
-    counts = []
-    for direction in ("both", "forward", "backward"):
-        config.direction = direction
-        model = BlankFiller(config, vocab_size=80, blank_id=79)
-        counts.append(sum(p.numel() for p in model.parameters()))
-    assert max(counts) <= 1.1 * min(counts)
-    assert len(set(counts)) == 1  # the same modules; only what the readers read differs
-
-
 def test_every_sentence_needs_exactly_one_blank():
     model = model_for("lstm-both")
     with pytest.raises(ValueError, match=r"exactly one blank \(id 11\) per row, got 0 in row 1"):
@@ -232,12 +221,13 @@ def test_search_decodes_it_through_the_protocol():
                                                            beam_size=3, nbest=3))
     for row, hypothesis in enumerate(greedy):
         assert len(nbest[row]) == 3 and len(hypothesis.tokens) <= 4
-        assert nbest[row][0].score >= hypothesis.score - 1e-5
-        target = hypothesis.tokens + ([2] if len(hypothesis.tokens) < 4 else [])
-        tgt_in = torch.tensor([[1, *target[:-1]]])
-        log_probs = model(src[row:row + 1], lengths[row:row + 1], tgt_in).log_softmax(-1)[0]
-        expected = sum(log_probs[t, token].item() for t, token in enumerate(target))
-        assert math.isclose(hypothesis.score, expected, abs_tol=1e-4)
+        for found in [hypothesis, *nbest[row]]:  # scores: teacher-forced log-probabilities
+            target = found.tokens + ([2] if len(found.tokens) < 4 else [])
+            tgt_in = torch.tensor([[1, *target[:-1]]])
+            log_probs = model(src[row:row + 1], lengths[row:row + 1],
+                              tgt_in).log_softmax(-1)[0]
+            expected = sum(log_probs[t, token].item() for t, token in enumerate(target))
+            assert math.isclose(found.score, expected, abs_tol=1e-4)
 
 
 # --- the commands ----------------------------------------------------------------------------
@@ -310,6 +300,18 @@ def test_fill_eval_reports_top1_and_topk(trained_run):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["sentences"] > 0 and report["direction"] == "both"
-    assert 0 <= report["top1"] <= report["top3"] <= 1
+    # the same counts from the candidates that `fill` prints for each held-out sentence
+    run = load_run(trained_run)
+    held_out = load_blank_splits(run.recipe.data).valid
+    lines = "".join(show(b.text, run.recipe.data.blank) + "\n" for b in held_out)
+    printed = CliRunner().invoke(cli(), ["fill", str(trained_run), "--nbest", "3", "--beam",
+                                         str(max(3, run.recipe.decode.beam_size))], input=lines)
+    answers = [[text for _, text in candidates(block)]
+               for block in re.split(r"\n(?! )", printed.stdout.strip())]
+    assert len(answers) == len(held_out)
+    answers = [[a.replace("(nothing)", "") for a in found] for found in answers]
+    top1 = sum(found[0] == b.answer for found, b in zip(answers, held_out)) / len(held_out)
+    top3 = sum(b.answer in found for found, b in zip(answers, held_out)) / len(held_out)
+    assert (report["top1"], report["top3"]) == pytest.approx((top1, top3))
     bad = CliRunner().invoke(cli(), ["fill-eval", str(trained_run), "--nbest", "0"])
     assert bad.exit_code == 1 and "--nbest: expected a positive integer" in bad.output

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from seq2seq.cli import main
+from seq2seq.translator import Translator
 
 PAIRS = [
     ("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
@@ -58,6 +59,17 @@ def test_translate_writes_one_line_per_input_line_in_order(trained_run, tmp_path
     assert len(outputs) == len(lines)
     assert outputs[1] == ""  # an empty line translates to an empty line
     assert "unknown source symbol" in result.stderr
+    # in order: each line's output is its own translation (batches of 2 sort by length);
+    # the scores differ from source to source even where the texts agree
+    translator = Translator.from_pretrained(trained_run)
+    alone = [translator.translate([line], scores=True)[0][0] for line in lines]
+    assert outputs == [found.text for found in alone]
+    scored = CliRunner().invoke(main, ["translate", str(trained_run), "--input", str(source),
+                                       "--batch-size", "2", "--format", "jsonl"])
+    records = [json.loads(line) for line in scored.stdout.splitlines()]
+    assert [r["source"] for r in records] == lines
+    assert [r["hypotheses"][0]["score"] for r in records] == [round(a.score, 4) for a in alone]
+    assert len({round(a.score, 4) for a in alone}) == len(lines)  # all distinct
     from_stdin = CliRunner().invoke(main, ["translate", str(trained_run)],
                                     input="\n".join(lines) + "\n")
     assert from_stdin.stdout.split("\n")[:-1] == outputs

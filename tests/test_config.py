@@ -48,7 +48,7 @@ def test_bad_recipe_file(tmp_path):
 @pytest.mark.parametrize("name", ["mnist", "mnist-demo", "mnist-pytorch", "mnist-tf-lstm",
                                   "mnist-tf-rnn"])
 def test_shipped_recipes_load(name):
-    from seq2seq.cli_common import RECIPES
     from seq2seq.config import find_recipe
+    from seq2seq.runs import RECIPES
 
     load_recipe(MnistRecipe, find_recipe(name, RECIPES))

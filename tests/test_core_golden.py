@@ -27,6 +27,25 @@ def test_keras_lstm_logic_check():
     assert c.tolist() == [[0.0, 4.0, 1.0]]
 
 
+def test_two_steps_from_a_non_zero_state_exercise_the_recurrent_kernel_and_forget_gate():
+    # The logic check's weights, linear activations (so the numbers are exact integers),
+    # h0 = [-1, 0, -1], c0 = [-1, 1, -1], inputs [1, 0] then [0, 1]. By hand, Keras's
+    # equations z = x @ kernel + h @ recurrent_kernel + bias, (i, f, g, o) = split(z),
+    # c = f * c + i * g, h = o * c give
+    #   step 1: z = [3 2 0 | -2 -1 -2 | 0 0 -2 | 2 -1 0], c = [2 -1 2],  h = [4 1 0]
+    #   step 2: z = [9 3 0 | 6 12 5 | 0 7 11 | 4 4 0],    c = [12 9 10], h = [48 36 0]
+    # Every gate of step 2 reads the recurrent kernel (h1 != 0) and the forget gate
+    # carries c0 and c1 (f != 0 at both steps).
+    layer = LSTM(2, 3, activation=None, recurrent_activation=None, return_sequences=True,
+                 return_state=True)
+    layer.set_keras_weights([np.array(KERNEL), np.array(RECURRENT_KERNEL), np.array(BIAS)])
+    initial = [torch.tensor([[-1.0, 0.0, -1.0]]), torch.tensor([[-1.0, 1.0, -1.0]])]
+    output, h, c = layer(torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]), initial_state=initial)
+    assert output.tolist() == [[[4.0, 1.0, 0.0], [48.0, 36.0, 0.0]]]
+    assert h.tolist() == [[48.0, 36.0, 0.0]]
+    assert c.tolist() == [[12.0, 9.0, 10.0]]
+
+
 def test_keras_weights_round_trip():
     layer = LSTM(2, 3)
     layer.set_keras_weights([np.array(KERNEL), np.array(RECURRENT_KERNEL), np.array(BIAS)])

@@ -18,15 +18,14 @@ from seq2seq.config import find_recipe, load_recipe
 def run_train_benchmark(recipe_name: str, recipes_dir: Path, overrides: list[str],
                         epochs: int, threads: int) -> tuple[list[dict], str, int]:
     """Metrics rows of ``epochs`` epochs, the data description, and tokens per epoch."""
-    from seq2seq.data.pairs import load_pair_splits
-    from seq2seq.tasks.translation import TranslationRecipe, TranslationTask
+    from seq2seq.tasks.translation import TranslationRecipe, TranslationTask, load_splits
     from seq2seq.trainer import Trainer
 
     torch.set_num_threads(threads)
     recipe = load_recipe(TranslationRecipe, find_recipe(recipe_name, recipes_dir),
                          [*overrides, f"train.epochs={epochs}", "train.early_stopping_patience=0"])
     torch.manual_seed(recipe.train.seed)
-    splits = load_pair_splits(recipe.data)
+    splits = load_splits(recipe.data)
     task = TranslationTask(recipe, splits, torch.device("cpu"))
     tokens = sum(target for _, target in task.train_lengths)
     with tempfile.TemporaryDirectory() as run_dir:

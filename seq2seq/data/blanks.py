@@ -48,6 +48,7 @@ from pathlib import Path
 
 import regex
 
+from seq2seq.config import reject_inapplicable
 from seq2seq.data.files import load_hub_dataset, read_text, short_repr
 from seq2seq.errors import UserError
 
@@ -94,6 +95,12 @@ class BlankDataConfig:
                             f"got {self.blank!r}")
         if self.hf and not self.hf_split:
             raise UserError("data.hf_split: expected a split name such as 'train', got ''")
+        reject_inapplicable(self, "data.", {
+            "column": (bool(self.path), "with data.path"),
+            "text_field": (bool(self.hf), "with data.hf"),
+            "hf_config": (bool(self.hf), "with data.hf"),
+            "hf_split": (bool(self.hf), "with data.hf"),
+        })
 
 
 @dataclass

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
 
+from seq2seq.data.pairs import Pair, PairSplits, normalize_text
 from seq2seq.errors import UserError
-
-if TYPE_CHECKING:
-    from seq2seq.data.pairs import PairSplits
 
 WORD = re.compile(r"^[a-z][a-z']*$")
 STRESS = re.compile(r"\d")
@@ -73,8 +70,6 @@ def load_cmudict_splits(config) -> PairSplits:
     shuffled with ``seed`` when ``shuffle`` is set.
     """
     import random
-
-    from seq2seq.data.pairs import Pair, PairSplits, normalize_text
 
     entries = pronunciations(config.keep_stress)
     words = sorted(entries)

@@ -3,8 +3,10 @@ naming it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from seq2seq.errors import UserError
 
@@ -29,6 +31,29 @@ def read_text(path: Path) -> str:
         line = raw.count(b"\n", 0, error.start) + 1
         raise UserError(f"{path}:{line}: expected UTF-8 text, got byte 0x{raw[error.start]:02x} "
                         f"at offset {error.start} ({error.reason})") from None
+
+
+def stream_lines(stream: IO[bytes], name: str) -> Iterator[str]:
+    """The lines of a binary ``stream``, read lazily, split on ``\\n`` only (U+2028, U+0085
+    or a form feed inside a line stay in it; a line's closing ``\\r`` goes). A bad byte is a
+    :class:`UserError` naming ``name`` and the line."""
+    for number, raw in enumerate(stream, start=1):
+        raw = raw[:-1] if raw.endswith(b"\n") else raw
+        raw = raw[:-1] if raw.endswith(b"\r") else raw
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark
+            raw = raw[3:]
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UserError(f"{name}:{number}: expected UTF-8 text, got byte "
+                            f"0x{raw[error.start]:02x} at column {error.start + 1} "
+                            f"({error.reason})") from None
+
+
+def chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last one shorter), taken lazily."""
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def load_hub_dataset(where: str, *args: Any, **kwargs: Any) -> Any:

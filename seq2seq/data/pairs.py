@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from seq2seq.config import reject_inapplicable
 from seq2seq.data.files import load_hub_dataset, one_line, read_text, short_repr
 from seq2seq.errors import UserError
 
@@ -87,6 +88,19 @@ class PairDataConfig:
                             f"names, got {self.src_field!r} and {self.tgt_field!r}")
         if self.hf and not self.hf_split:
             raise UserError("data.hf_split: expected a split name such as 'train', got ''")
+        named_fields = bool(self.hf) or Path(self.path).suffix.lower() in (".csv", ".json",
+                                                                            ".jsonl")
+        reject_inapplicable(self, "data.", {
+            "hf_config": (bool(self.hf), "with data.hf"),
+            "hf_split": (bool(self.hf), "with data.hf"),
+            "keep_stress": (bool(self.corpus), "with data.corpus = 'cmudict'"),
+            "test_fraction": (bool(self.corpus), "with data.corpus = 'cmudict' (elsewhere: "
+                                                 "data.test_path)"),
+            "src_field": (named_fields, "to csv/jsonl files and hub datasets"),
+            "tgt_field": (named_fields, "to csv/jsonl files and hub datasets"),
+            "valid_path": (not self.corpus, "to files and hub datasets"),
+            "test_path": (not self.corpus, "to files and hub datasets"),
+        })
 
 
 @dataclass
@@ -155,11 +169,10 @@ def load_pair_splits(config: PairDataConfig) -> PairSplits:
             fraction that leaves train or valid empty, or length limits that drop every pair.
     """
     config.check()
+    if config.corpus:
+        raise UserError(f"data.corpus = {config.corpus!r}: read by that corpus's loader "
+                        f"(seq2seq.tasks.translation.load_splits), not from files")
     _quiet_datasets()
-    if config.corpus == "cmudict":
-        from seq2seq.data.cmudict import load_cmudict_splits
-
-        return load_cmudict_splits(config)
     if config.path:
         where = config.path
         pairs, skipped = _read_file(Path(config.path), config)

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seq2seq.config import reject_inapplicable
 from seq2seq.core import StackedRNN
 from seq2seq.errors import UserError
 
@@ -54,6 +55,8 @@ class TranslatorConfig:
 
     def check(self) -> None:
         check_sizes(self)
+        reject_inapplicable(self, "model.", {
+            "bridge": (self.bidirectional_encoder, "with model.bidirectional_encoder = true")})
         if self.tie_embeddings and self.embedding != self.units:
             raise UserError(f"model.tie_embeddings: needs model.embedding == model.units "
                             f"({self.units}), got {self.embedding}")

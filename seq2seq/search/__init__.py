@@ -32,20 +32,26 @@ __all__ = ["Decodable", "Hypothesis", "SearchConfig", "State", "beam_search", "d
 
 
 def decode(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_id: int,
-           eos_id: int, config: SearchConfig) -> list[list[Hypothesis]]:
-    """Each sentence's n-best list under ``config``: beam search, or greedy search (as
+           eos_id: int, config: SearchConfig,
+           generator: torch.Generator | None = None) -> list[list[Hypothesis]]:
+    """Each sentence's n-best list under ``config``: one drawn output with
+    ``config.sample`` (from ``generator``), else beam search, or greedy search (as
     one-element lists) when that gives the same answer faster (``beam_size == nbest == 1``
-    and ``alpha == 0``)."""
+    and ``alpha == 0``). A sentence whose every continuation is forbidden gets ``[]``."""
     config.check()
-    if config.beam_size == 1 and config.nbest == 1 and config.alpha == 0:
-        return [[hypothesis] for hypothesis in
-                greedy_search(model, src, src_lengths, bos_id, eos_id, config)]
-    return beam_search(model, src, src_lengths, bos_id, eos_id, config)
+    if config.sample:
+        found = sample(model, src, src_lengths, bos_id, eos_id, config, generator)
+    elif config.beam_size == 1 and config.nbest == 1 and config.alpha == 0:
+        found = greedy_search(model, src, src_lengths, bos_id, eos_id, config)
+    else:
+        return beam_search(model, src, src_lengths, bos_id, eos_id, config)
+    return [[hypothesis] if hypothesis.score > float("-inf") else [] for hypothesis in found]
 
 
 @torch.no_grad()
 def decode_sequences(model: Decodable, sequences: list[list[int]], pad_id: int, bos_id: int,
-                     eos_id: int, config: SearchConfig) -> list[list[Hypothesis]]:
+                     eos_id: int, config: SearchConfig,
+                     generator: torch.Generator | None = None) -> list[list[Hypothesis]]:
     """:func:`decode` for source id sequences of any number: each one's n-best list, in
     their order, decoded in batches of ``config.batch_size`` of similar length."""
     device = next(model.parameters()).device
@@ -53,7 +59,7 @@ def decode_sequences(model: Decodable, sequences: list[list[int]], pad_id: int, 
     for indices in sorted_batches([len(ids) for ids in sequences], config.batch_size):
         batch = collate([(sequences[i], []) for i in indices], indices, pad_id, bos_id,
                         eos_id).to(device)
-        found = decode(model, batch.src, batch.src_lengths, bos_id, eos_id, config)
+        found = decode(model, batch.src, batch.src_lengths, bos_id, eos_id, config, generator)
         for index, nbest in zip(indices, found):
             results[index] = nbest
     return results

@@ -17,6 +17,15 @@ finished and no live one can still beat the ``nbest``-th best of them. Log-proba
 exact, not a heuristic: stopping never changes the ``nbest`` list that searching on to the
 length limit would return. (With ``alpha`` > 0 the bound is loose, so sentences tend to
 run longer.)
+
+Bookkeeping, all on the device and the same cost at every step: one ``topk`` over
+``(sentences, beam × vocab)``; the live hypotheses are the first ``beam_size`` non-eos
+candidates, found by a cumulative count (no sort); each step stores only its tokens and
+back-pointers (``parents``), and outputs are read back by following the pointers once at
+the end; the best ``nbest`` finished hypotheses of each sentence are kept as tensors
+(scores and where to start reading them back). Stopped sentences leave the batch when the
+search checks for them (every step on CPU, where reading a flag back costs nothing; every
+few steps on an accelerator, where it would stall the queue).
 """
 
 from __future__ import annotations
@@ -26,11 +35,12 @@ from dataclasses import dataclass
 import torch
 
 from .common import (
+    CHECK_EVERY_ON_ACCELERATOR,
     Decodable,
     Hypothesis,
     SearchConfig,
     State,
-    constrain,
+    forbid,
     length_penalty,
     max_lengths,
     repeat_state,
@@ -41,44 +51,104 @@ NEG_INF = float("-inf")
 
 
 @dataclass
+class Finished:
+    """The best ``nbest`` finished hypotheses of each sentence, best first, as tensors.
+
+    All ``(sentences, nbest)``: ``scores`` normalised (``-inf``: none yet), ``raw`` the raw
+    log-probabilities, ``code`` where to read the output back: ``(last + 1) * beam + slot``
+    times 2, plus 1 if it ended with eos, where ``(last, slot)`` is the step and beam slot
+    of its last token before eos (``last = -1``: the empty output).
+    """
+
+    scores: torch.Tensor
+    raw: torch.Tensor
+    code: torch.Tensor
+
+    def rows(self, index: torch.Tensor) -> Finished:
+        return Finished(self.scores[index], self.raw[index], self.code[index])
+
+    def put(self, sentences: torch.Tensor, other: Finished) -> None:
+        self.scores[sentences], self.raw[sentences] = other.scores, other.raw
+        self.code[sentences] = other.code
+
+
+@dataclass
 class Beams:
-    """The live hypotheses of the unfinished sentences, ``beam`` slots per sentence.
+    """The live hypotheses of the sentences still searched, ``beam`` slots per sentence.
 
     Attributes:
-        sentences: ``(active,)`` each unfinished sentence's index in the input batch
+        sentences: ``(active,)`` each sentence's index in the input batch
         limits: ``(active,)`` its output length limit, eos included
-        scores: ``(active, beam)`` raw log-probability of each live hypothesis; ``-inf`` marks
-            an empty slot
-        history: ``(active, beam, 1 + time)`` bos, then their tokens so far
+        best_possible_divisor: ``(active,)`` ``length_penalty(limits, alpha)``
+        scores: ``(active, beam)`` raw log-probability of each live hypothesis (``-inf``:
+            an empty slot)
+        tokens: ``(active * beam,)`` each live hypothesis's last token, the next input
         state: the model's state; row ``a * beam + k`` is sentence ``a``'s hypothesis ``k``
-        best_finished: ``(active, nbest)`` normalised scores of the best finished hypotheses,
-            best first, ``-inf`` while there are fewer than ``nbest``
+        stopped: ``(active,)`` the sentences whose results are final
+        finished: their best finished hypotheses
+        history: ``(active, beam, time)`` the live hypotheses' tokens, kept only for
+            n-gram blocking (which has to look at all of them)
     """
 
     sentences: torch.Tensor
     limits: torch.Tensor
+    best_possible_divisor: torch.Tensor
     scores: torch.Tensor
-    history: torch.Tensor
-    state: State
-    best_finished: torch.Tensor
-
-    @property
-    def last_tokens(self) -> torch.Tensor:
-        """``(active * beam,)`` the next step's input: each hypothesis's last token."""
-        return self.history[:, :, -1].flatten()
-
-
-@dataclass
-class Candidates:
-    """The ``2 * beam`` best one-token extensions of each sentence's live hypotheses.
-
-    All ``(active, 2 * beam)``, best first: raw ``scores``, the live hypothesis each extends
-    (``parents``) and the token it adds (``tokens``).
-    """
-
-    scores: torch.Tensor
-    parents: torch.Tensor
     tokens: torch.Tensor
+    state: State
+    stopped: torch.Tensor
+    finished: Finished
+    history: torch.Tensor | None
+
+    def keep(self, index: torch.Tensor, beam_size: int) -> Beams:
+        """Only the sentences at ``index`` (positions in this batch)."""
+        rows = (index[:, None] * beam_size + torch.arange(beam_size, device=index.device))
+        return Beams(self.sentences[index], self.limits[index],
+                     self.best_possible_divisor[index], self.scores[index],
+                     self.tokens[rows.flatten()], select_state(self.state, rows.flatten()),
+                     self.stopped[index], self.finished.rows(index),
+                     None if self.history is None else self.history[index])
+
+
+class Trace:
+    """Each step's tokens and back-pointers, ``(batch, beam)`` per step over the whole input
+    batch, to read outputs back once at the end."""
+
+    def __init__(self, batch: int, beam_size: int) -> None:
+        self.batch, self.beam_size = batch, beam_size
+        self.tokens: list[torch.Tensor] = []
+        self.parents: list[torch.Tensor] = []
+
+    def append(self, sentences: torch.Tensor, tokens: torch.Tensor, parents: torch.Tensor):
+        if sentences.shape[0] != self.batch:  # some sentences have left: place the rest
+            tokens = tokens.new_zeros(self.batch, self.beam_size).index_copy_(0, sentences,
+                                                                               tokens)
+            parents = parents.new_zeros(self.batch, self.beam_size).index_copy_(0, sentences,
+                                                                                 parents)
+        self.tokens.append(tokens)
+        self.parents.append(parents)
+
+    def read(self, finished: Finished) -> list[list[Hypothesis]]:
+        """The hypotheses that ``finished`` points to, per sentence, best first."""
+        nbest = finished.scores.shape[1]
+        code = finished.code.flatten()
+        has_eos = code % 2
+        position = code // 2
+        slot, last = position % self.beam_size, position // self.beam_size - 1
+        sentence = torch.arange(self.batch, device=code.device).repeat_interleave(nbest)
+        steps = len(self.tokens)
+        outputs = torch.zeros(code.shape[0], max(steps, 1), dtype=torch.long, device=code.device)
+        for step in range(steps - 1, -1, -1):  # follow the back-pointers from the end
+            reached = last >= step
+            outputs[:, step] = torch.where(reached, self.tokens[step][sentence, slot], 0)
+            slot = torch.where(reached, self.parents[step][sentence, slot], slot)
+        found: list[list[Hypothesis]] = [[] for _ in range(self.batch)]
+        rows = zip(outputs.tolist(), (last + 1).tolist(), has_eos.tolist(),
+                   finished.raw.flatten().tolist(), finished.scores.flatten().tolist())
+        for index, (tokens, length, _, raw, score) in enumerate(rows):
+            if score > NEG_INF:
+                found[index // nbest].append(Hypothesis(tokens[:length], raw, score))
+        return found
 
 
 @torch.no_grad()
@@ -88,7 +158,9 @@ def beam_search(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor,
 
     ``Hypothesis.score`` is the raw log-probability; ``normalized_score`` divides it by
     ``((5 + length) / 6) ** alpha`` where ``length`` counts eos when the output has it.
-    See the module docstring for the search and its stopping rule.
+    A sentence for which every continuation is forbidden (by ``min_len`` and
+    ``no_repeat_ngram`` together) gets an empty list. See the module docstring for the
+    search, its stopping rule and its bookkeeping.
 
     Example::
 
@@ -96,90 +168,106 @@ def beam_search(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor,
                                   SearchConfig(beam_size=5, nbest=3, alpha=0.6))
     """
     config.check()
+    batch, beam_size = src.shape[0], config.beam_size
     beams = _start(model, src, src_lengths, bos_id, config)
-    finished: list[list[Hypothesis]] = [[] for _ in range(src.shape[0])]
-    while beams.sentences.numel():
-        logits, state = model.step(beams.last_tokens, beams.state)
-        history = beams.history[:, :, 1:].flatten(0, 1)
-        log_probs = constrain(logits.float().log_softmax(-1), history, eos_id, config)
-        candidates = _extend(beams.scores, log_probs)
-        beams = _advance(beams, state, candidates, eos_id, config, finished)
-    return [sorted(hypotheses, key=lambda h: -h.normalized_score)[: config.nbest]
-            for hypotheses in finished]
+    results = Finished(beams.finished.scores.clone(), beams.finished.raw.clone(),
+                       beams.finished.code.clone())
+    trace = Trace(batch, beam_size)
+    check_every = 1 if src.device.type == "cpu" else CHECK_EVERY_ON_ACCELERATOR
+    longest = int(beams.limits.max())
+    for step in range(longest):
+        logits, state = model.step(beams.tokens, beams.state)
+        log_probs = logits.float().log_softmax(-1)
+        history = None if beams.history is None else beams.history.flatten(0, 1)
+        forbid(log_probs, history, step, eos_id, config)
+        beams = _advance(beams, state, log_probs, step, eos_id, config, trace)
+        if (step + 1) % check_every == 0 or step + 1 == longest:
+            stopped = beams.stopped.nonzero()[:, 0]
+            if stopped.numel():
+                results.put(beams.sentences[stopped], beams.finished.rows(stopped))
+                beams = beams.keep((~beams.stopped).nonzero()[:, 0], beam_size)
+                if not beams.sentences.numel():
+                    break
+    if beams.sentences.numel():
+        results.put(beams.sentences, beams.finished)
+    return trace.read(results)
 
 
 def _start(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_id: int,
            config: SearchConfig) -> Beams:
-    batch, beam_size, device = src.shape[0], config.beam_size, src.device
+    batch, beam_size, nbest, device = src.shape[0], config.beam_size, config.nbest, src.device
     scores = torch.full((batch, beam_size), NEG_INF, device=device)
     scores[:, 0] = 0.0  # one live hypothesis at first, so that the first extensions differ
+    limits = max_lengths(src_lengths, config).to(device)
     return Beams(
         sentences=torch.arange(batch, device=device),
-        limits=max_lengths(src_lengths, config).to(device),
+        limits=limits,
+        best_possible_divisor=length_penalty(limits.float(), config.alpha),
         scores=scores,
-        history=torch.full((batch, beam_size, 1), bos_id, dtype=torch.long, device=device),
+        tokens=torch.full((batch * beam_size,), bos_id, dtype=torch.long, device=device),
         state=repeat_state(model.encode(src, src_lengths), beam_size),
-        best_finished=torch.full((batch, config.nbest), NEG_INF, device=device),
+        stopped=torch.zeros(batch, dtype=torch.bool, device=device),
+        finished=Finished(torch.full((batch, nbest), NEG_INF, device=device),
+                          torch.full((batch, nbest), NEG_INF, device=device),
+                          torch.zeros(batch, nbest, dtype=torch.long, device=device)),
+        history=(torch.zeros(batch, beam_size, 0, dtype=torch.long, device=device)
+                 if config.no_repeat_ngram else None),
     )
 
 
-def _extend(scores: torch.Tensor, log_probs: torch.Tensor) -> Candidates:
-    """The ``2 * beam`` best extensions of ``scores (active, beam)`` by
-    ``log_probs (active * beam, vocab)``."""
-    active, beam_size = scores.shape
+def _advance(beams: Beams, state: State, log_probs: torch.Tensor, step: int, eos_id: int,
+             config: SearchConfig, trace: Trace) -> Beams:
+    """One step: rank the extensions, set finished ones aside, keep the live ones."""
+    active, beam_size = beams.scores.shape
     vocab = log_probs.shape[1]
-    scores = scores.reshape(-1, 1)
-    # an empty slot extends to nothing (even where its log_probs are nan)
-    totals = torch.where(torch.isfinite(scores), scores + log_probs, NEG_INF)
-    totals = totals.view(active, beam_size * vocab)
-    best, flat = totals.topk(min(2 * beam_size, beam_size * vocab), dim=1)
-    return Candidates(best, flat // vocab, flat % vocab)
+    totals = (beams.scores.view(-1, 1) + log_probs).view(active, beam_size * vocab)
+    # an empty slot (-inf) extends to nothing, even where its log_probs are nan (a row
+    # whose every token the model gives probability 0)
+    totals.nan_to_num_(nan=NEG_INF, neginf=NEG_INF)
+    ranked, flat = totals.topk(min(2 * beam_size, beam_size * vocab), dim=1)
+    parents, tokens = flat // vocab, flat % vocab
+    ends = tokens == eos_id
+    # the next live hypotheses: the first beam_size candidates not ending in eos (each
+    # parent has one eos extension, so at least beam_size of the 2 * beam_size are not eos)
+    kth = torch.arange(1, beam_size + 1, device=ranked.device).expand(active, beam_size)
+    chosen = torch.searchsorted((~ends).long().cumsum(1), kth.contiguous())
+    chosen = chosen.clamp_(max=ranked.shape[1] - 1)
+    scores = ranked.gather(1, chosen).masked_fill_(ends.gather(1, chosen), NEG_INF)
+    live_parents, live_tokens = parents.gather(1, chosen), tokens.gather(1, chosen)
+
+    length = step + 1  # tokens after this step; both kinds of finished have this many
+    penalty = length_penalty(length, config.alpha)
+    searching = ~beams.stopped[:, None]
+    at_limit = beams.limits <= length
+    with_eos = ends[:, :beam_size] & searching
+    without_eos = at_limit[:, None] & searching
+    slots = torch.arange(beam_size, device=ranked.device).expand(active, beam_size)
+    finished = _merge(beams.finished, [
+        (ranked[:, :beam_size].masked_fill(~with_eos, NEG_INF), penalty,
+         ((step * beam_size + parents[:, :beam_size]) * 2 + 1)),
+        (scores.masked_fill(~without_eos, NEG_INF), penalty,
+         ((step + 1) * beam_size + slots) * 2),
+    ])
+    best_possible = scores.max(1).values / beams.best_possible_divisor
+    stopped = beams.stopped | at_limit | (best_possible <= finished.scores[:, -1])
+
+    trace.append(beams.sentences, live_tokens, live_parents)
+    rows = (torch.arange(active, device=ranked.device)[:, None] * beam_size
+            + live_parents).flatten()
+    history = beams.history
+    if history is not None:
+        parents_history = history.gather(1, live_parents[:, :, None].expand_as(history))
+        history = torch.cat([parents_history, live_tokens[:, :, None]], 2)
+    return Beams(beams.sentences, beams.limits, beams.best_possible_divisor, scores,
+                 live_tokens.flatten(), select_state(state, rows), stopped, finished, history)
 
 
-def _advance(beams: Beams, state: State, candidates: Candidates, eos_id: int,
-             config: SearchConfig, finished: list[list[Hypothesis]]) -> Beams:
-    """Set finished extensions aside, then keep the live ones of the unfinished sentences."""
-    beam_size = config.beam_size
-    length = beams.history.shape[2]  # bos + t tokens so far = t + 1 tokens after this step
-    rank = torch.arange(candidates.scores.shape[1], device=candidates.scores.device)
-    possible = torch.isfinite(candidates.scores)
-    ends = (candidates.tokens == eos_id) & possible
-    # the next live hypotheses: the best extensions not ending in eos (stable sort keeps rank)
-    chosen = torch.sort((ends | ~possible).int(), dim=1, stable=True).indices[:, :beam_size]
-    scores = candidates.scores.gather(1, chosen).masked_fill(ends.gather(1, chosen), NEG_INF)
-    parents, tokens = candidates.parents.gather(1, chosen), candidates.tokens.gather(1, chosen)
-    history = torch.cat([_rows(beams.history, parents), tokens[:, :, None]], 2)
-
-    at_limit = length >= beams.limits
-    penalty = length_penalty(length, config.alpha)  # both kinds of finished have `length` tokens
-    with_eos = ends & (rank < beam_size)
-    without_eos = at_limit[:, None] & torch.isfinite(scores)
-    _set_aside(finished, beams.sentences, _rows(beams.history, candidates.parents),
-               with_eos, candidates.scores, penalty)
-    _set_aside(finished, beams.sentences, history, without_eos, scores, penalty)
-    newly = torch.cat([candidates.scores.masked_fill(~with_eos, NEG_INF),
-                       scores.masked_fill(~without_eos, NEG_INF)], 1) / penalty
-    best_finished = torch.cat([beams.best_finished, newly], 1).topk(config.nbest, 1).values
-
-    best_possible = scores.max(1).values / length_penalty(beams.limits, config.alpha)
-    going_on = (~at_limit & (best_possible > best_finished[:, -1])).nonzero()[:, 0]
-    rows = (going_on[:, None] * beam_size + parents[going_on]).flatten()
-    return Beams(sentences=beams.sentences[going_on], limits=beams.limits[going_on],
-                 scores=scores[going_on], history=history[going_on],
-                 state=select_state(state, rows), best_finished=best_finished[going_on])
-
-
-def _rows(history: torch.Tensor, parents: torch.Tensor) -> torch.Tensor:
-    """``history (active, beam, time)`` of each hypothesis in ``parents (active, n)``."""
-    return history.gather(1, parents[:, :, None].expand(-1, -1, history.shape[2]))
-
-
-def _set_aside(finished: list[list[Hypothesis]], sentences: torch.Tensor, history: torch.Tensor,
-               mask: torch.Tensor, scores: torch.Tensor, penalty: float) -> None:
-    """Append the hypotheses where ``mask (active, n)`` to their sentences' finished lists.
-
-    ``history (active, n, time)``: their tokens after bos (an eos they end with is not there).
-    """
-    for sentence, tokens, score in zip(sentences[mask.nonzero()[:, 0]].tolist(),
-                                       history[mask][:, 1:].tolist(), scores[mask].tolist()):
-        finished[sentence].append(Hypothesis(tokens, score, score / penalty))
+def _merge(finished: Finished, new: list[tuple[torch.Tensor, float, torch.Tensor]]
+           ) -> Finished:
+    """``finished`` with the new finished hypotheses ``(raw, penalty, code)`` (``-inf`` raw
+    where there is none), keeping the best ``nbest`` of each sentence."""
+    raw = torch.cat([finished.raw] + [r for r, _, _ in new], 1)
+    scores = torch.cat([finished.scores] + [r / penalty for r, penalty, _ in new], 1)
+    code = torch.cat([finished.code] + [c for _, _, c in new], 1)
+    best, index = scores.topk(finished.scores.shape[1], dim=1)
+    return Finished(best, raw.gather(1, index), code.gather(1, index))

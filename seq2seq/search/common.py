@@ -16,6 +16,9 @@ import torch
 from seq2seq.errors import UserError
 
 State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer, batch first
+# steps between read-backs of "has every sentence stopped?" on an accelerator, where a
+# read-back stalls the queue (on CPU it costs nothing, so search reads every step)
+CHECK_EVERY_ON_ACCELERATOR = 4
 
 
 class Decodable(Protocol):
@@ -50,6 +53,7 @@ class SearchConfig:
     alpha: float = 0.0  # GNMT length normalisation: score / ((5 + len) / 6) ** alpha
     min_len: int = 0  # eos forbidden before this many tokens
     no_repeat_ngram: int = 0  # no n-gram of this size twice in an output (0 = off)
+    sample: bool = False  # draw each token instead of searching (beam_size and nbest 1)
     temperature: float = 1.0  # sampling: softmax(logits / temperature)
     top_k: int = 0  # sampling: draw from the k most probable tokens (0 = all)
 
@@ -66,6 +70,17 @@ class SearchConfig:
                 raise UserError(f"decode.{name}: expected a value >= 0, got {getattr(self, name)}")
         if self.temperature <= 0:
             raise UserError(f"decode.temperature: expected a value > 0, got {self.temperature}")
+        if self.sample:
+            for name in ("beam_size", "nbest"):
+                if getattr(self, name) != 1:
+                    raise UserError(f"decode.{name}: sampling draws one output per sentence; "
+                                    f"expected 1 with decode.sample = true, "
+                                    f"got {getattr(self, name)}")
+        else:
+            for name, default in (("temperature", 1.0), ("top_k", 0)):
+                if getattr(self, name) != default:
+                    raise UserError(f"decode.{name}: applies only to sampling; set "
+                                    f"decode.sample = true (or leave it at {default})")
 
 
 def max_lengths(src_lengths: torch.Tensor, config: SearchConfig) -> torch.Tensor:
@@ -89,22 +104,20 @@ def select_state(state: State, index: torch.Tensor) -> State:
     return [tuple(tensor.index_select(0, index) for tensor in layer) for layer in state]
 
 
-def constrain(log_probs: torch.Tensor, history: torch.Tensor, eos_id: int,
-              config: SearchConfig) -> torch.Tensor:
-    """``log_probs (rows, vocab)`` with forbidden next tokens set to ``-inf``.
+def forbid(log_probs: torch.Tensor, history: torch.Tensor | None, step: int, eos_id: int,
+           config: SearchConfig) -> None:
+    """Set forbidden next tokens to ``-inf`` in ``log_probs (rows, vocab)``, in place.
 
-    ``history (rows, time)`` holds each row's tokens so far (bos excluded). eos is forbidden
-    before ``config.min_len`` tokens; with ``config.no_repeat_ngram = n``, a token that would
-    complete an n-gram already in the row's history is forbidden. Allowed tokens keep their
-    log-probabilities (no renormalisation), so scores stay the model's log-probabilities.
+    eos is forbidden before ``config.min_len`` tokens (``step`` tokens so far); with
+    ``config.no_repeat_ngram = n``, a token that would complete an n-gram already in the
+    row's ``history (rows, step)`` is forbidden (only then is a history needed). Allowed
+    tokens keep their log-probabilities (no renormalisation), so scores stay the model's.
     """
-    if history.shape[1] < config.min_len:
-        log_probs = log_probs.clone()
+    if step < config.min_len:
         log_probs[:, eos_id] = float("-inf")
     if config.no_repeat_ngram:
         banned = repeated_ngram_ends(history, config.no_repeat_ngram, log_probs.shape[1])
-        log_probs = log_probs.masked_fill(banned, float("-inf"))
-    return log_probs
+        log_probs.masked_fill_(banned, float("-inf"))
 
 
 def repeated_ngram_ends(history: torch.Tensor, n: int, vocab_size: int) -> torch.Tensor:

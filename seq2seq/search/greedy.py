@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
 
-from .common import Decodable, Hypothesis, SearchConfig, constrain, length_penalty, max_lengths
+from .common import (
+    CHECK_EVERY_ON_ACCELERATOR,
+    Decodable,
+    Hypothesis,
+    SearchConfig,
+    forbid,
+    length_penalty,
+    max_lengths,
+)
 
 
 @torch.no_grad()
@@ -36,6 +45,7 @@ def sample(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_i
         outputs = sample(model, src, src_lengths, bos_id, eos_id,
                          SearchConfig(temperature=0.7, top_k=10), torch.Generator().manual_seed(0))
     """
+    config = dataclasses.replace(config, sample=True)
     config.check()
 
     def choose(log_probs: torch.Tensor) -> torch.Tensor:
@@ -54,25 +64,35 @@ def sample(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_i
 def _one_path(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_id: int,
               eos_id: int, config: SearchConfig,
               choose: Callable[[torch.Tensor], torch.Tensor]) -> list[Hypothesis]:
-    """Decode with ``choose(log_probs (batch, vocab)) -> tokens (batch,)`` at every step."""
+    """Decode with ``choose(log_probs (batch, vocab)) -> tokens (batch,)`` at every step.
+
+    Each step costs the same at any position: its tokens go into a buffer (written in
+    place, no regathering of the history); the loop reads back "has every sentence
+    ended?" every step on CPU and every few steps on an accelerator.
+    """
     state = model.encode(src, src_lengths)
-    batch = src.shape[0]
-    limits = max_lengths(src_lengths, config).to(src.device)
-    tokens = torch.full((batch,), bos_id, dtype=torch.long, device=src.device)
-    history = torch.zeros(batch, 0, dtype=torch.long, device=src.device)
-    scores = torch.zeros(batch, device=src.device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=src.device)
-    for t in range(int(limits.max())):
+    batch, device = src.shape[0], src.device
+    limits = max_lengths(src_lengths, config).to(device)
+    longest = int(limits.max())
+    check_every = 1 if device.type == "cpu" else CHECK_EVERY_ON_ACCELERATOR
+    tokens = torch.full((batch,), bos_id, dtype=torch.long, device=device)
+    outputs = torch.full((batch, longest), eos_id, dtype=torch.long, device=device)
+    scores = torch.zeros(batch, device=device)
+    finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    steps = 0
+    for step in range(longest):
         logits, state = model.step(tokens, state)
-        log_probs = constrain(logits.float().log_softmax(-1), history, eos_id, config)
+        log_probs = logits.float().log_softmax(-1)
+        forbid(log_probs, outputs[:, :step], step, eos_id, config)
         tokens = choose(log_probs)
-        scores += torch.where(finished, 0.0, log_probs.gather(1, tokens[:, None])[:, 0])
-        history = torch.cat([history, torch.where(finished, eos_id, tokens)[:, None]], 1)
-        finished |= (tokens == eos_id) | (t + 1 >= limits)
-        if bool(finished.all()):
+        scores += log_probs.gather(1, tokens[:, None])[:, 0].masked_fill_(finished, 0.0)
+        outputs[:, step] = tokens.masked_fill(finished, eos_id)
+        finished |= (tokens == eos_id) | (step + 1 >= limits)
+        steps = step + 1
+        if steps % check_every == 0 and bool(finished.all()):
             break
     hypotheses = []
-    for row, score in zip(history.tolist(), scores.tolist()):
+    for row, score in zip(outputs[:, :steps].tolist(), scores.tolist()):
         output = _until_eos(row, eos_id)
         scored_length = len(output) + (eos_id in row)
         hypotheses.append(Hypothesis(output, score,

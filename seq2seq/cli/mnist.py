@@ -1,4 +1,5 @@
-"""``seq2seq mnist train | eval | predict``: the row-classification recipe."""
+"""The row classifier's side of ``train``, ``evaluate`` and ``summary``, and
+``mnist predict`` (with ``mnist train`` and ``mnist eval``, the older spellings)."""
 
 from __future__ import annotations
 
@@ -6,48 +7,36 @@ import json
 from pathlib import Path
 
 import click
-import torch
 
-from seq2seq.cli_common import prepare_run, run_training, training_options
-from seq2seq.config import save_json
+from seq2seq.cli.common import run_training
 
 
-@click.group()
-def mnist() -> None:
-    """MNIST read as 28 steps of 28 pixels: train, evaluate, predict."""
-
-
-@mnist.command("train")
-@click.argument("recipe", required=False)
-@training_options
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Directory of IDX files.")
-def train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_dir) -> None:
-    """Train a row classifier from RECIPE (a name in recipes/ or a path; default: mnist)."""
-    from seq2seq.tasks.mnist import MnistRecipe, MnistTask, load_recipe_digits
+def train_mnist(config, run_dir: Path, resuming: bool, data_dir: Path | None) -> None:
+    from seq2seq.tasks.mnist import MnistTask, load_recipe_digits
     from seq2seq.trainer import Trainer, pick_device
 
-    config, run_dir, resuming = prepare_run(MnistRecipe, recipe, "mnist", overrides, run_dir,
-                                            resume_dir, threads, device, bf16)
     if data_dir is not None:
         config.data.dir, config.data.source = str(data_dir), "idx"
     digits = load_recipe_digits(config.data, log=click.echo)
     task = MnistTask(config, digits, pick_device(config.train.device))
     trainer = Trainer(task, config.train, run_dir, log=click.echo)
-    run_training(trainer, resuming, "seq2seq mnist train")
+    run_training(trainer, resuming, "seq2seq train")
     _report_test(run_dir, digits)
 
 
 def _report_test(run_dir: Path, digits, echo=click.echo) -> dict:
     """Evaluate the best checkpoint on the test images; write the plots and test.json."""
+    from seq2seq.config import save_json
     from seq2seq.reports.plots import plot_confusion, plot_errors
-    from seq2seq.tasks.mnist import classify, load_classifier, to_float
+    from seq2seq.runs import load_run
+    from seq2seq.tasks.mnist import classify, to_float
 
-    _, model, path = load_classifier(run_dir)
-    result = classify(model, to_float(digits.test_images), digits.test_labels)
+    run = load_run(run_dir, expected_task="mnist")
+    result = classify(run.model, to_float(digits.test_images), digits.test_labels)
     first = (result.predicted[:2000] == result.labels[:2000]).float().mean().item()
     report = {"accuracy": result.accuracy, "accuracy_first_2000": first,
-              "images": len(result.labels), "loss": result.loss, "checkpoint": str(path),
-              "data": digits.source}
+              "images": len(result.labels), "loss": result.loss,
+              "checkpoint": str(run.checkpoint), "data": digits.source}
     plot_confusion(result.confusion(), run_dir / "confusion.png", title="test set")
     wrong = (result.predicted != result.labels).nonzero().flatten()
     plot_errors(digits.test_images[wrong], result.predicted[wrong].tolist(),
@@ -60,15 +49,12 @@ def _report_test(run_dir: Path, digits, echo=click.echo) -> dict:
     return report
 
 
-@mnist.command("eval")
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Directory of IDX files.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def evaluate(run_dir, data_dir, as_json) -> None:
+def evaluate_mnist(run_dir: Path, data_dir: Path | None, as_json: bool) -> None:
     """Accuracy of RUN_DIR's best checkpoint on all test images and on the first 2,000."""
-    from seq2seq.tasks.mnist import load_classifier, load_recipe_digits
+    from seq2seq.runs import read_saved_recipe
+    from seq2seq.tasks.mnist import load_recipe_digits
 
-    recipe, _, _ = load_classifier(run_dir)
+    recipe = read_saved_recipe(run_dir)
     if data_dir is not None:
         recipe.data.dir, recipe.data.source = str(data_dir), "idx"
     quiet = lambda _message: None  # noqa: E731
@@ -78,15 +64,26 @@ def evaluate(run_dir, data_dir, as_json) -> None:
         click.echo(json.dumps(report))
 
 
-@mnist.command("predict")
+def summary_mnist(config) -> None:
+    import torch
+
+    from seq2seq.core import summary
+    from seq2seq.models import RowClassifier
+
+    summary(RowClassifier(config.model), inputs=[torch.zeros(2, 28, 28)], print_fn=click.echo)
+
+
+@click.command("predict")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 def predict(run_dir, images) -> None:
     """The digit in each IMAGE (PNG/JPG, any size, either polarity) and its probability."""
-    from seq2seq.data.mnist import load_digit_image
-    from seq2seq.tasks.mnist import load_classifier
+    import torch
 
-    _, model, _ = load_classifier(run_dir)
+    from seq2seq.data.mnist import load_digit_image
+    from seq2seq.runs import load_run
+
+    model = load_run(run_dir, expected_task="mnist").model
     pixels = torch.stack([load_digit_image(path) for path in images])
     with torch.no_grad():
         probabilities = model(pixels).softmax(-1)

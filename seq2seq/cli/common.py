@@ -1,18 +1,17 @@
-"""What the commands share: training options, the run directory, resume, Ctrl-C, checks."""
+"""What the commands share: training options, the run directory, resume, Ctrl-C, checks.
+
+Nothing here imports torch at import time: ``seq2seq --help`` must stay fast.
+"""
 
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import click
-import torch
 
-from seq2seq.config import find_recipe, load_recipe, load_saved_recipe
 from seq2seq.errors import UserError
-from seq2seq.trainer import choose_bf16, pick_device
-
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 def training_options(command):
@@ -41,23 +40,40 @@ def check_positive(*options: tuple[str, int | None]) -> None:
             raise UserError(f"{name}: expected a positive integer, got {value}")
 
 
-def prepare_run(recipe_type, recipe, default_recipe, overrides, run_dir, resume_dir, threads,
-                device, bf16):
-    """The recipe and run directory of a new or resumed run; seeds and threads set.
+def check_applies(task: str, options: dict[str, object], applies: dict[str, tuple[str, ...]]
+                  ) -> None:
+    """An option given for a task it does not apply to is an error naming it."""
+    for name, value in options.items():
+        if value not in (None, False, ()) and task not in applies[name]:
+            raise UserError(f"{name}: applies to {' and '.join(applies[name])} runs, "
+                            f"not to this {task} run")
+
+
+def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads, device, bf16,
+                expected_task: str | None = None):
+    """The recipe (any task) and run directory of a new or resumed run; seeds and threads
+    set, and the precision chosen and said before any data is read.
 
     Returns ``(config, run_dir, resuming)``.
     """
+    import torch
+
+    from seq2seq.runs import load_task_recipe, read_saved_recipe
+    from seq2seq.trainer import choose_bf16, pick_device
+
     if resume_dir is not None:
         run_dir = resume_dir
-        config = load_saved_recipe(recipe_type, run_dir / "config.json", overrides)
+        config = read_saved_recipe(run_dir, overrides)
     else:
         if run_dir is None:
             raise click.UsageError("give --out RUN_DIR (or --resume RUN_DIR)")
         if (run_dir / "checkpoints").exists():
             raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue "
                             "it, or choose another --out")
-        config = load_recipe(recipe_type, find_recipe(recipe or default_recipe, RECIPES),
-                             overrides)
+        config = load_task_recipe(recipe or default_recipe, overrides)
+    if expected_task is not None and config.task != expected_task:
+        raise UserError(f"{recipe or run_dir}: a {config.task} recipe; this command trains "
+                        f"{expected_task} (use seq2seq train)")
     for name, value in (("threads", threads), ("device", device), ("bf16", bf16)):
         if value is not None:
             setattr(config.train, name, value)
@@ -83,3 +99,15 @@ def run_training(trainer, resuming: bool, resume_command: str) -> None:
         click.echo(f"{stop}; continue with: {resume_command} --resume {trainer.run_dir}",
                    err=True)
         raise SystemExit(130) from None
+
+
+def input_stream(path: Path | None):
+    """The binary stream of ``--input`` (or standard input), for :func:`stream_lines`."""
+    if path is None:
+        return sys.stdin.buffer, "<stdin>"
+    try:
+        return path.open("rb"), str(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as error:
+        raise UserError(f"{path}: cannot read: {error.strerror or error}") from None

@@ -1,4 +1,4 @@
-"""The ``seq2seq`` command line: one click group, a subcommand per job."""
+"""``seq2seq bench``: benchmarks that time our code against a reference in the same process."""
 
 from __future__ import annotations
 
@@ -6,45 +6,8 @@ from pathlib import Path
 
 import click
 
-from seq2seq import __version__
-from seq2seq.cli_fill import fill, fill_eval, fill_train
-from seq2seq.cli_mnist import mnist
-from seq2seq.cli_translate import (
-    evaluate_command,
-    summary_command,
-    train,
-    translate_command,
-)
-from seq2seq.errors import UserError
 
-
-class Seq2SeqGroup(click.Group):
-    """Bad input (:class:`UserError`) ends as one line on stderr and exit status 1."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except UserError as error:
-            raise click.ClickException(str(error)) from None
-
-
-@click.group(cls=Seq2SeqGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="seq2seq")
-def main() -> None:
-    """Character-level sequence learning on one Keras-exact recurrent core."""
-
-
-main.add_command(train)
-main.add_command(translate_command)
-main.add_command(evaluate_command)
-main.add_command(summary_command)
-main.add_command(mnist)
-main.add_command(fill_train)
-main.add_command(fill)
-main.add_command(fill_eval)
-
-
-@main.group()
+@click.group()
 def bench() -> None:
     """Benchmarks that time our code against a reference in the same process."""
 
@@ -76,8 +39,8 @@ def bench_core(batch, time_steps, units, features, threads, rounds, as_json) -> 
 def bench_mnist(data_dir, rounds, threads) -> None:
     """The mnist-pytorch recipe's whole run vs the tutorial's plain PyTorch loop."""
     from seq2seq.benchmarks.mnist import format_mnist_table, run_mnist_benchmark
-    from seq2seq.cli_common import RECIPES
     from seq2seq.data.mnist import load_digits
+    from seq2seq.runs import RECIPES
 
     digits = load_digits(data_dir=data_dir)
     tutorial, ours = run_mnist_benchmark(digits, RECIPES, rounds, threads)
@@ -93,7 +56,7 @@ def bench_mnist(data_dir, rounds, threads) -> None:
 def bench_train(recipe, overrides, epochs, threads) -> None:
     """Seconds per training epoch of a translation RECIPE, through the real trainer."""
     from seq2seq.benchmarks.train import format_train_table, run_train_benchmark
-    from seq2seq.cli_common import RECIPES
+    from seq2seq.runs import RECIPES
 
     rows, source, tokens = run_train_benchmark(recipe, RECIPES, list(overrides), epochs, threads)
     click.echo(format_train_table(recipe, rows, source, tokens, threads))
@@ -110,15 +73,29 @@ def bench_decode(run_dir, overrides, beam, batch_size, threads) -> None:
     """Batched greedy and beam search vs one sentence at a time, on RUN_DIR's validation set."""
     from seq2seq.benchmarks.decode import format_decode_table, run_decode_benchmark
     from seq2seq.config import override_section
-    from seq2seq.data.pairs import load_pair_splits
+    from seq2seq.tasks.translation import load_splits
     from seq2seq.translator import Translator
 
     translator = Translator.from_pretrained(run_dir)
-    splits = load_pair_splits(override_section(translator.recipe.data, "data", list(overrides)))
+    splits = load_splits(override_section(translator.recipe.data, "data", list(overrides)))
     sentences = [pair.src for pair in splits.valid]
     rows = run_decode_benchmark(translator, sentences, (1, beam), batch_size, threads=threads)
     click.echo(format_decode_table(rows, f"{run_dir}: {len(sentences):,} validation sources, "
                                          f"{threads} threads"))
+
+
+@bench.command("lengths")
+@click.option("--lengths", "lengths", default="100,1000,10000", show_default=True,
+              help="Comma-separated output lengths.")
+@click.option("--beam", default=5, show_default=True, help="Beam size to time beside greedy.")
+@click.option("--sentences", default=4, show_default=True, help="Sentences per batch.")
+@click.option("--threads", default=2, show_default=True, help="torch threads.")
+def bench_lengths(lengths, beam, sentences, threads) -> None:
+    """Time per output token of greedy and beam search at growing output lengths."""
+    from seq2seq.benchmarks.lengths import format_length_table, run_length_benchmark
+
+    rows = run_length_benchmark(_ints(lengths, "--lengths"), (1, beam), sentences, threads)
+    click.echo(format_length_table(rows, threads))
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:

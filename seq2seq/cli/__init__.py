@@ -1,0 +1,86 @@
+"""The ``seq2seq`` command line: one click group, a subcommand per job.
+
+Subcommands are imported when they run, so that ``seq2seq --help`` and ``--version``
+answer without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from seq2seq import __version__
+from seq2seq.errors import UserError
+
+# name -> (module, attribute, one line of help shown by --help without importing it)
+COMMANDS = {
+    "train": ("seq2seq.cli.train", "train",
+              "Train a model from a recipe (translation, mnist or fill)."),
+    "evaluate": ("seq2seq.cli.train", "evaluate", "Score a run of any task."),
+    "summary": ("seq2seq.cli.train", "summary", "Print a recipe's model as a Keras-style table."),
+    "translate": ("seq2seq.cli.translation", "translate",
+                  "Translate lines with a run's best model, one output line each."),
+    "fill": ("seq2seq.cli.fill", "fill", "Fill the blank in sentences with a fill-in run."),
+    "mnist": ("seq2seq.cli", "mnist_group",
+              "mnist predict (and the aliases mnist train, mnist eval)."),
+    "bench": ("seq2seq.cli.bench", "bench", "Benchmarks against a reference in one process."),
+    "fill-train": ("seq2seq.cli.train", "fill_train", "Alias of train for fill recipes."),
+    "fill-eval": ("seq2seq.cli.train", "fill_eval", "Alias of evaluate for fill runs."),
+}
+MNIST_COMMANDS = {
+    "predict": ("seq2seq.cli.mnist", "predict",
+                "The digit in each image (PNG/JPG, any size) and its probability."),
+    "train": ("seq2seq.cli.train", "mnist_train", "Alias of seq2seq train for mnist recipes."),
+    "eval": ("seq2seq.cli.train", "mnist_eval", "Alias of seq2seq evaluate for mnist runs."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands (``lazy``: name -> (module, attribute, help)) are imported
+    only when one is run or asked for its help."""
+
+    def __init__(self, *args, lazy: dict | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*self.lazy, *sorted(set(self.commands) - set(self.lazy))]
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in self.commands:
+            return self.commands[name]
+        if name not in self.lazy:
+            return None
+        module, attribute, _ = self.lazy[name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, spec[2]) for name, spec in self.lazy.items()]
+        rows += [(name, command.get_short_help_str()) for name, command in
+                 sorted(self.commands.items()) if name not in self.lazy]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+class Seq2SeqGroup(LazyGroup):
+    """Bad input (:class:`UserError`) ends as one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=Seq2SeqGroup, lazy=COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="seq2seq")
+def main() -> None:
+    """Character-level sequence learning on one Keras-exact recurrent core."""
+
+
+@click.group("mnist", cls=LazyGroup, lazy=MNIST_COMMANDS)
+def mnist_group() -> None:
+    """MNIST read as 28 steps of 28 pixels: predict (train and eval: aliases of seq2seq
+    train and seq2seq evaluate)."""

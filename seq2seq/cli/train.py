@@ -1,0 +1,171 @@
+"""``seq2seq train | evaluate | summary`` for every task: the recipe (or the run) names it.
+
+The older spellings stay as aliases: ``fill-train`` and ``mnist train`` are ``train``
+(with their tasks' default recipes), ``fill-eval`` and ``mnist eval`` are ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from seq2seq.cli.common import check_applies, prepare_run, training_options
+from seq2seq.errors import UserError
+
+DEFAULT_RECIPE = "demo"
+DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path),
+                        help="mnist: a directory of IDX files (sets data.dir).")
+
+
+def _train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_dir,
+           default_recipe: str, expected_task: str | None = None) -> None:
+    config, run_dir, resuming = prepare_run(recipe, default_recipe, overrides, run_dir,
+                                            resume_dir, threads, device, bf16, expected_task)
+    check_applies(config.task, {"--data-dir": data_dir}, {"--data-dir": ("mnist",)})
+    if config.task == "translation":
+        from seq2seq.cli.translation import train_translation
+
+        train_translation(config, run_dir, resuming)
+    elif config.task == "fill":
+        from seq2seq.cli.fill import train_fill
+
+        train_fill(config, run_dir, resuming)
+    else:
+        from seq2seq.cli.mnist import train_mnist
+
+        train_mnist(config, run_dir, resuming, data_dir)
+
+
+@click.command("train")
+@click.argument("recipe", required=False)
+@training_options
+@DATA_DIR
+def train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_dir) -> None:
+    """Train a model from RECIPE (a name in recipes/ or a path; default: demo), of the task
+    the recipe names (translation, mnist or fill); or continue one with --resume RUN_DIR."""
+    _train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_dir,
+           DEFAULT_RECIPE)
+
+
+@click.command("fill-train")
+@click.argument("recipe", required=False)
+@training_options
+def fill_train(recipe, overrides, run_dir, resume_dir, threads, device, bf16) -> None:
+    """Alias of `train` for fill recipes (default: fill-demo)."""
+    _train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, None, "fill-demo",
+           "fill")
+
+
+@click.command("train")
+@click.argument("recipe", required=False)
+@training_options
+@DATA_DIR
+def mnist_train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_dir) -> None:
+    """Alias of `seq2seq train` for mnist recipes (default: mnist)."""
+    _train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_dir, "mnist",
+           "mnist")
+
+
+EVALUATE_APPLIES = {"--data": ("translation",), "--split": ("translation",),
+                    "--beam": ("translation",), "--alpha": ("translation",),
+                    "--metrics": ("translation",), "--nbest": ("fill",),
+                    "--data-dir": ("mnist",), "--set": ("translation", "fill")}
+
+
+def evaluate_options(command):
+    for option in reversed([
+        click.argument("run_dir", type=click.Path(path_type=Path)),
+        click.option("--data", "data_path", type=click.Path(path_type=Path),
+                     help="translation: held-out pairs (tsv, csv or jsonl, as the recipe's)."),
+        click.option("--split", type=click.Choice(["valid", "test"]),
+                     help="translation, instead of --data: the run's own held-out split, as "
+                          "its recipe makes it."),
+        click.option("--beam", type=int, help="translation: beam size (1: greedy)."),
+        click.option("--alpha", type=float, help="translation: GNMT length normalisation."),
+        click.option("--metrics", "metric_list",
+                     help="translation, comma-separated (default bleu,chrf): bleu, chrf, ter, "
+                          "wer, per, cer, exact, ser."),
+        click.option("--nbest", type=int,
+                     help="fill: count an answer found among this many candidates (default 5)."),
+        DATA_DIR,
+        click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                     help="translation, fill: override the run's data settings, e.g. "
+                          "data.path=... (to find the data)."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, nbest, data_dir, overrides,
+              as_json, expected_task: str | None = None) -> None:
+    from seq2seq import checkpoint
+    from seq2seq.runs import read_saved_recipe
+
+    task = read_saved_recipe(checkpoint.resolve(run_dir, "best")).task
+    if expected_task is not None and task != expected_task:
+        raise UserError(f"{run_dir}: a {task} run; expected a {expected_task} run "
+                        f"(use seq2seq evaluate)")
+    check_applies(task, {"--data": data_path, "--split": split, "--beam": beam,
+                         "--alpha": alpha, "--metrics": metric_list, "--nbest": nbest,
+                         "--data-dir": data_dir, "--set": overrides}, EVALUATE_APPLIES)
+    if task == "translation":
+        from seq2seq.cli.translation import evaluate_translation
+
+        evaluate_translation(run_dir, data_path, split, beam, alpha, metric_list, overrides,
+                             as_json)
+    elif task == "fill":
+        from seq2seq.cli.fill import evaluate_fill
+
+        evaluate_fill(run_dir, nbest, overrides, as_json)
+    else:
+        from seq2seq.cli.mnist import evaluate_mnist
+
+        evaluate_mnist(run_dir, data_dir, as_json)
+
+
+@click.command("evaluate")
+@evaluate_options
+def evaluate(**options) -> None:
+    """Score RUN_DIR's best model, of any task: translation on --data or --split (single- and
+    multi-reference), fill-in on its held-out blanks (top-1 and top-k), mnist on the test
+    images."""
+    _evaluate(**options)
+
+
+@click.command("fill-eval")
+@evaluate_options
+def fill_eval(**options) -> None:
+    """Alias of `evaluate` for fill runs."""
+    _evaluate(**options, expected_task="fill")
+
+
+@click.command("eval")
+@evaluate_options
+def mnist_eval(**options) -> None:
+    """Alias of `seq2seq evaluate` for mnist runs."""
+    _evaluate(**options, expected_task="mnist")
+
+
+@click.command("summary")
+@click.argument("recipe", required=False)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe key (repeatable).")
+def summary(recipe, overrides) -> None:
+    """Print RECIPE's model as a Keras-style table, any task (vocabularies from its data)."""
+    from seq2seq.runs import load_task_recipe
+
+    config = load_task_recipe(recipe or DEFAULT_RECIPE, overrides)
+    if config.task == "translation":
+        from seq2seq.cli.translation import summary_translation
+
+        summary_translation(config)
+    elif config.task == "fill":
+        from seq2seq.cli.fill import summary_fill
+
+        summary_fill(config)
+    else:
+        from seq2seq.cli.mnist import summary_mnist
+
+        summary_mnist(config)

@@ -1,0 +1,188 @@
+"""The translator's side of ``train``, ``evaluate`` and ``summary``, and ``translate``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from seq2seq.cli.common import check_positive, input_stream, run_training
+from seq2seq.errors import UserError
+
+SHOWN_EXAMPLES = 5
+CHUNK_BATCHES = 8  # translate reads this many decoding batches of lines at a time
+
+
+def train_translation(config, run_dir: Path, resuming: bool) -> None:
+    from seq2seq.tasks.translation import TranslationTask, load_splits, load_tokenizers
+    from seq2seq.trainer import Trainer, pick_device
+
+    splits = load_splits(config.data)
+    click.echo(f"data: {splits.source}: {len(splits.train):,} training pairs, "
+               f"{len(splits.valid):,} validation, {len(splits.test):,} test"
+               + (f"; {splits.skipped} bad lines skipped" if splits.skipped else "")
+               + (f"; {splits.filtered} over the length limits" if splits.filtered else ""))
+    tokenizers = load_tokenizers(run_dir) if resuming else None
+    task = TranslationTask(config, splits, pick_device(config.train.device), tokenizers)
+    click.echo(f"vocabulary: {len(task.source)} source, {len(task.target)} target symbols")
+    trainer = Trainer(task, config.train, run_dir, log=click.echo)
+    run_training(trainer, resuming, "seq2seq train")
+    _show_examples(run_dir, splits)
+
+
+def _show_examples(run_dir: Path, splits) -> None:
+    """A few validation translations from the best checkpoint, and its scores."""
+    from seq2seq import checkpoint
+    from seq2seq.trainer import read_metrics
+    from seq2seq.translator import Translator
+
+    path = checkpoint.resolve(run_dir, "best")
+    translator = Translator.from_pretrained(path)
+    pairs = splits.valid[:: max(1, len(splits.valid) // SHOWN_EXAMPLES)][:SHOWN_EXAMPLES]
+    outputs = translator.translate([p.src for p in pairs])
+    click.echo(f"best checkpoint: {path}")
+    for pair, output in zip(pairs, outputs):
+        click.echo(f"  {pair.src}\n    -> {output}\n    (reference: {pair.tgt})")
+    best = [row for row in read_metrics(run_dir) if row["step"] == checkpoint.step_of(path)]
+    if best:
+        scores = {k: v for k, v in best[-1].items() if k.startswith("valid_")}
+        click.echo("scores: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+
+
+def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_list,
+                         overrides, as_json) -> None:
+    """Score RUN_DIR's best model on --data or --split, single- and multi-reference."""
+    import dataclasses
+
+    from seq2seq import metrics
+    from seq2seq.config import override_section
+    from seq2seq.data.pairs import read_pairs
+    from seq2seq.evaluation import evaluate_pairs, format_report
+    from seq2seq.tasks.translation import load_splits
+    from seq2seq.translator import Translator
+
+    names = [name.strip() for name in (metric_list or "bleu,chrf").split(",") if name.strip()]
+    unknown = sorted(set(names) - set(metrics.METRICS))
+    if unknown or not names:
+        raise UserError(f"--metrics: unknown {unknown or names}; valid: {sorted(metrics.METRICS)}")
+    check_positive(("--beam", beam))
+    if (data_path is None) == (split is None):
+        raise UserError("evaluate: give either --data FILE or --split valid|test")
+    translator = Translator.from_pretrained(run_dir)
+    data = override_section(translator.recipe.data, "data", list(overrides))
+    if data_path is not None:
+        pairs, _ = read_pairs(data_path, data)
+    else:
+        pairs = getattr(load_splits(data), split)
+        if not pairs:
+            how = "data.valid_path or data.valid_fraction" if split == "valid" else (
+                "data.test_path, or data.test_fraction for cmudict")
+            raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs "
+                            f"(set {how})")
+    report = evaluate_pairs(translator, pairs, names,
+                            translator.search_config(beam_size=beam, alpha=alpha))
+    click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
+
+
+def summary_translation(config) -> None:
+    import torch
+
+    from seq2seq.core import summary
+    from seq2seq.tasks.translation import TranslationTask, load_splits
+
+    task = TranslationTask(config, load_splits(config.data), torch.device("cpu"))
+    src = torch.ones(2, 7, dtype=torch.long)
+    tgt = torch.ones(2, 9, dtype=torch.long)
+    summary(task.model, inputs=[src, torch.tensor([7, 5]), tgt], print_fn=click.echo)
+
+
+@click.command("translate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--input", "input_path", type=click.Path(path_type=Path),
+              help="A file of source sentences, one per line (default: standard input).")
+@click.option("--beam", type=int, help="Beam size (1: greedy).")
+@click.option("--nbest", type=int, default=1, show_default=True,
+              help="Hypotheses per sentence (at most the beam size).")
+@click.option("--alpha", type=float, help="GNMT length normalisation (0: raw log-prob).")
+@click.option("--sample", is_flag=True,
+              help="Draw each token from the model's distribution instead of searching.")
+@click.option("--temperature", type=float, help="With --sample: softmax(logits / T).")
+@click.option("--top-k", "top_k", type=int, help="With --sample: draw among the K most "
+              "probable tokens.")
+@click.option("--seed", type=int, help="With --sample: the random seed (repeatable draws).")
+@click.option("--batch-size", type=int, help="Sentences per decoding batch.")
+@click.option("--max-len-ratio", type=float, help="Output length limit, times the source's.")
+@click.option("--max-input-len", type=int,
+              help="Longest source, in tokens, that is translated; a longer line gets an "
+                   "empty output line and a warning naming it (0: no limit). Default: 4 "
+                   "times the longest training source of the run (1,000 for runs saved "
+                   "without that figure).")
+@click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text",
+              show_default=True, help="text: the best (or n-best, tab-separated) per line; "
+              "jsonl: the source and its hypotheses with scores.")
+def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_k, seed,
+              batch_size, max_len_ratio, max_input_len, output_format) -> None:
+    """Translate lines (stdin or --input) with RUN_DIR's best model, one output line each.
+
+    Input is read as it comes, a few batches of lines at a time, and each chunk's
+    translations are written, in input order, as soon as it is done: any input size
+    runs in bounded memory. Lines are split on newlines only.
+    """
+    import torch
+
+    from seq2seq.data.files import chunks, stream_lines
+    from seq2seq.translator import Translator
+
+    check_positive(("--beam", beam), ("--nbest", nbest), ("--batch-size", batch_size),
+                   ("--top-k", top_k))
+    if not sample:
+        for name, value in (("--temperature", temperature), ("--top-k", top_k),
+                            ("--seed", seed)):
+            if value is not None:
+                raise UserError(f"{name}: applies only with --sample")
+    translator = Translator.from_pretrained(run_dir)
+    if max_input_len is not None:
+        if max_input_len < 0:
+            raise UserError(f"--max-input-len: expected a value >= 0, got {max_input_len}")
+        translator.max_input_len = max_input_len
+    changes = {"sample": True, "beam_size": 1 if beam is None else beam} if sample else {}
+    config = translator.search_config(**{"beam_size": beam, "nbest": nbest, "alpha": alpha,
+                                         "temperature": temperature, "top_k": top_k,
+                                         "batch_size": batch_size,
+                                         "max_len_ratio": max_len_ratio, **changes})
+    if config.nbest > config.beam_size:
+        raise UserError(f"--nbest: expected at most the beam size ({config.beam_size}), "
+                        f"got {config.nbest}")
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    stream, name = input_stream(input_path)
+    number, untranslated = 0, 0
+    for lines in chunks(stream_lines(stream, name), CHUNK_BATCHES * config.batch_size):
+        for line, hypotheses in zip(lines, translator.hypotheses(lines, config, generator)):
+            number += 1
+            if not hypotheses:
+                untranslated += 1
+                reason = (f"{len(translator.source.encode(line)):,} source tokens, over "
+                          f"--max-input-len {translator.max_input_len:,}"
+                          if translator.too_long(line) else "the search found no hypothesis "
+                          "(decode.min_len and decode.no_repeat_ngram forbid every output)")
+                click.echo(f"warning: {name}:{number}: {reason}; empty output line", err=True)
+            _write(line, hypotheses, output_format)
+        sys.stdout.flush()
+    if untranslated:
+        click.echo(f"warning: {untranslated:,} of {number:,} line(s) left untranslated (empty "
+                   "output lines)", err=True)
+    if translator.source.unknown_count:
+        click.echo(f"note: {translator.source.unknown_count} unknown source symbol(s) read as "
+                   "<unk>", err=True)
+
+
+def _write(line: str, hypotheses, output_format: str) -> None:
+    if output_format == "jsonl":
+        record = {"source": line, "hypotheses": [
+            {"text": h.text, "score": round(h.score, 4),
+             "normalized_score": round(h.normalized_score, 4)} for h in hypotheses]}
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write("\t".join(h.text for h in hypotheses) + "\n")

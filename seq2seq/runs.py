@@ -1,0 +1,142 @@
+"""Recipes and run directories of any task, in one place.
+
+A recipe names its task (``task = "translation" | "mnist" | "fill"``, default
+translation); :func:`load_task_recipe` reads a recipe file into that task's dataclass, and
+:func:`load_run` loads a run (or checkpoint) directory of any task: its saved recipe, its
+tokenizers and its model with the checkpoint's weights. The API (``Translator``) and the
+command line are built on it; the tasks know nothing of it.
+
+Example::
+
+    run = load_run("runs/demo")            # Run(task="translation", recipe=..., model=...)
+    run.model, run.tokenizers["source"], run.checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seq2seq import checkpoint
+from seq2seq.config import apply_overrides, find_recipe, from_mapping
+from seq2seq.errors import UserError
+
+TASKS = ("translation", "mnist", "fill")
+DEFAULT_TASK = "translation"
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+# keys that runs saved by earlier versions carry and that never did anything
+RETIRED_KEYS = {"translation": [("eval", "batch_unit")]}
+
+
+def recipe_type(task: str) -> type:
+    """The recipe dataclass of ``task``."""
+    if task == "translation":
+        from seq2seq.tasks.translation import TranslationRecipe
+
+        return TranslationRecipe
+    if task == "mnist":
+        from seq2seq.tasks.mnist import MnistRecipe
+
+        return MnistRecipe
+    if task == "fill":
+        from seq2seq.tasks.blank_filling import FillRecipe
+
+        return FillRecipe
+    raise UserError(f"task: expected one of {list(TASKS)}, got {task!r}")
+
+
+def task_of(mapping: dict, where: str) -> str:
+    task = mapping.get("task", DEFAULT_TASK)
+    if task not in TASKS:
+        raise UserError(f"{where}: task: expected one of {list(TASKS)}, got {task!r}")
+    return task
+
+
+def load_task_recipe(name_or_path: str, overrides: list[str] = ()) -> Any:
+    """A recipe file (a path, or a name in ``recipes/``) with ``--set`` overrides, as the
+    dataclass of the task it names."""
+    path = find_recipe(name_or_path, RECIPES)
+    try:
+        mapping = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: recipe file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path}: not valid TOML: {error}") from None
+    mapping = apply_overrides(mapping, list(overrides))
+    return from_mapping(recipe_type(task_of(mapping, str(path))), mapping)
+
+
+def read_saved_recipe(directory: Path, overrides: list[str] = ()) -> Any:
+    """The recipe saved in a run or checkpoint directory (``config.json``), any task."""
+    path = Path(directory) / "config.json"
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found; is {directory} a run directory?") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: unreadable recipe ({error})") from None
+    if not isinstance(mapping, dict):
+        raise UserError(f"{path}: unreadable recipe (expected a JSON object)")
+    mapping.setdefault("task", _guess_task(mapping))
+    task = task_of(mapping, str(path))
+    for table, key in RETIRED_KEYS.get(task, []):
+        mapping.get(table, {}).pop(key, None)
+    return from_mapping(recipe_type(task), apply_overrides(mapping, list(overrides)))
+
+
+def _guess_task(mapping: dict) -> str:
+    """The task of a run saved before recipes named it."""
+    if "teacher_forcing" in mapping:
+        return "translation"
+    if "direction" in mapping.get("model", {}):
+        return "fill"
+    return "mnist"
+
+
+@dataclass
+class Run:
+    """A loaded run: its task, recipe, model (eval mode) and tokenizers by name."""
+
+    task: str
+    recipe: Any
+    model: Any
+    checkpoint: Path
+    tokenizers: dict[str, Any] = field(default_factory=dict)
+
+
+def load_run(run_dir: str | Path, which: str = "best", expected_task: str | None = None) -> Run:
+    """The ``best`` (or ``last``) checkpoint of a run directory, or a checkpoint directory.
+
+    Raises:
+        UserError: no checkpoint, a bad file in it, or a run of another task than
+            ``expected_task``.
+    """
+    path = checkpoint.resolve(Path(run_dir), which)
+    recipe = read_saved_recipe(path)
+    if expected_task is not None and recipe.task != expected_task:
+        raise UserError(f"{run_dir}: a {recipe.task} run; expected a {expected_task} run")
+    model, tokenizers = _build(recipe, path)
+    checkpoint.load_weights(model, path)
+    model.eval()
+    return Run(recipe.task, recipe, model, path, tokenizers)
+
+
+def _build(recipe: Any, path: Path):
+    if recipe.task == "translation":
+        from seq2seq.models.translator import EncoderDecoder
+        from seq2seq.tasks.translation import load_tokenizers
+
+        source, target = load_tokenizers(path)
+        model = EncoderDecoder(recipe.model, len(source), len(target), target.pad_id)
+        return model, {"source": source, "target": target}
+    if recipe.task == "fill":
+        from seq2seq.tasks.blank_filling import build_filler, load_fill_tokenizer
+
+        tokenizer = load_fill_tokenizer(path)
+        return build_filler(recipe, tokenizer), {"text": tokenizer}
+    from seq2seq.models import RowClassifier
+
+    return RowClassifier(recipe.model), {}

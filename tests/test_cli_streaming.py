@@ -1,0 +1,174 @@
+"""``translate`` and ``fill`` on inputs of any size: lazily read, written chunk by chunk, lines
+split on newlines only, over-long and hopeless lines handled; sampling from the command
+line and the API; progress as plain lines in logs."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from seq2seq.cli import main
+from seq2seq.progress import PlainProgress
+from seq2seq.translator import Translator
+from tests.test_cli_translate import FAST, PAIRS
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data") / "pairs.txt"
+    data.write_text("".join(f"{src}\t{tgt}\n" for src, tgt in PAIRS), encoding="utf-8")
+    run = tmp_path_factory.mktemp("runs") / "fra"
+    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set", f"data.path={data}",
+                                       "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def translate(run_dir, *arguments, input=None):
+    return CliRunner().invoke(main, ["translate", str(run_dir), *arguments], input=input)
+
+
+def test_lines_split_on_newlines_only(run_dir):
+    lines = ["Go.\u2028Run!", "Hi.\x0cWow!", "Stop!\u0085", "Wait!\r"]
+    result = translate(run_dir, input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    outputs = result.stdout.split("\n")[:-1]
+    assert len(outputs) == 4
+    translator = Translator.from_pretrained(run_dir)
+    assert outputs == translator.translate([*lines[:3], "Wait!"])  # "\r\n" ends a line too
+
+
+def test_a_bad_byte_names_its_line(run_dir, tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"Go.\nHi.\n\xff oops\n")
+    result = translate(run_dir, "--input", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:3: expected UTF-8 text, got byte 0xff" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_over_long_line_gets_an_empty_line_and_a_warning(run_dir):
+    translator = Translator.from_pretrained(run_dir)
+    longest = json.loads((run_dir / "checkpoints" / "best" / "training_lengths.json")
+                         .read_text())["longest_source_tokens"]
+    assert translator.max_input_len == 4 * longest
+    long = "Go. " * longest + "Go."  # 4 tokens per "Go. ": over 4x the longest
+    result = translate(run_dir, input=f"Hi.\n{long}\nGo.\n")
+    assert result.exit_code == 0, result.output
+    outputs = result.stdout.split("\n")[:-1]
+    assert outputs[1] == "" and outputs[0] and outputs[2]
+    assert "warning: <stdin>:2:" in result.stderr and "over --max-input-len" in result.stderr
+    allowed = translate(run_dir, "--max-input-len", "0", input=f"{long}\n")
+    assert allowed.exit_code == 0 and allowed.stdout.strip() != ""
+    assert "over --max-input-len" not in allowed.stderr
+
+
+def test_a_search_that_finds_nothing_gives_an_empty_line_and_a_warning(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, symlinks=True)
+    symbols = len(Translator.from_pretrained(copy).target)
+    config = copy / "checkpoints" / "best" / "config.json"
+    recipe = json.loads(config.read_text())
+    # no token twice, and no eos before more tokens than there are symbols: impossible
+    recipe["decode"].update(min_len=symbols, no_repeat_ngram=1, max_len_ratio=0.0,
+                            max_len_offset=symbols + 5)
+    config.write_text(json.dumps(recipe))
+    for beam in ("1", "3"):
+        result = translate(copy, "--beam", beam, input="Go.\n\nHi.\n")
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "\n\n\n"
+        assert "warning: <stdin>:1: the search found no hypothesis" in result.stderr
+        assert "warning: <stdin>:3: the search found no hypothesis" in result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_translate_streams_its_output_before_the_input_ends(run_dir):
+    """The first chunk's translations come out while the input is still open."""
+    process = subprocess.Popen([sys.executable, "-m", "seq2seq", "translate", str(run_dir),
+                                "--batch-size", "4"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    chunk = 8 * 4  # CHUNK_BATCHES batches of --batch-size lines
+    process.stdin.write(b"Go.\n" * chunk)
+    process.stdin.flush()
+    first = process.stdout.readline()  # blocks until the first chunk is written
+    assert first.strip()
+    process.stdin.write(b"Hi.\n" * 5)
+    process.stdin.close()
+    rest = process.stdout.read().splitlines()
+    assert process.wait(timeout=60) == 0
+    assert len(rest) == chunk - 1 + 5
+
+
+@pytest.mark.slow
+def test_a_million_lines_run_in_bounded_memory(run_dir, tmp_path):
+    """1,000,000 short lines through `translate`: the process's peak memory stays under
+    600 MB (the model, torch, and one chunk: it does not grow with the input)."""
+    script = ("import resource, runpy, sys; sys.argv = ['seq2seq', 'translate', sys.argv[1], "
+              "'--batch-size', '512']\n"
+              "try:\n    runpy.run_module('seq2seq', run_name='__main__')\n"
+              "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "
+              "file=sys.stderr)")
+    lines = b"".join(src.encode() + b"\n" for src, _ in PAIRS) * (1_000_000 // len(PAIRS) + 1)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", script, str(run_dir)], input=lines,
+                            capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    seconds = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count(b"\n") == lines.count(b"\n")
+    peak_kb = int(result.stderr.decode().strip().splitlines()[-1])
+    print(f"1,000,000+ lines in {seconds:.0f} s, peak memory {peak_kb / 1024:.0f} MB")
+    assert peak_kb < 600 * 1024
+
+
+def test_sampling_from_the_command_line_and_the_api(run_dir):
+    lines = "Go.\nHi.\nI see.\n"
+    first = translate(run_dir, "--sample", "--seed", "3", "--temperature", "1.5", input=lines)
+    again = translate(run_dir, "--sample", "--seed", "3", "--temperature", "1.5", input=lines)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == again.stdout
+    draws = {translate(run_dir, "--sample", "--seed", str(seed), "--temperature", "3",
+                       input=lines).stdout for seed in range(6)}
+    assert len(draws) > 1  # the seed changes the draws
+    greedy = translate(run_dir, "--sample", "--top-k", "1", input=lines)
+    assert greedy.stdout == translate(run_dir, input=lines).stdout  # top-1 sampling is greedy
+    translator = Translator.from_pretrained(run_dir)
+    api = translator.translate(["Go.", "Hi.", "I see."], sample=True, temperature=1.5, seed=3)
+    assert api == first.stdout.split("\n")[:-1]
+    for arguments, message in [(["--temperature", "0.5"], "--temperature: applies only with "
+                                                          "--sample"),
+                               (["--sample", "--beam", "3"], "decode.beam_size: sampling draws "
+                                                             "one output")]:
+        bad = translate(run_dir, *arguments, input=lines)
+        assert bad.exit_code == 1 and message in bad.output, bad.output
+
+
+def test_plain_progress_in_logs_is_one_line_every_few_seconds():
+    clock = {"now": 0.0}
+    stream = io.StringIO()
+    bar = PlainProgress(100, 0, "epoch 1/3", stream, every_seconds=10, clock=lambda: clock["now"])
+    for _ in range(100):
+        clock["now"] += 0.5
+        bar.set_postfix_str("loss 1.0000")
+        bar.update()
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert lines == [f"epoch 1/3: {n}/100, loss 1.0000" for n in (20, 40, 60, 80, 100)]
+    assert "\r" not in stream.getvalue()
+
+
+def test_a_training_log_has_no_carriage_returns(run_dir, tmp_path):
+    data = tmp_path / "pairs.txt"
+    data.write_text("".join(f"{src}\t{tgt}\n" for src, tgt in PAIRS), encoding="utf-8")
+    log = tmp_path / "train.log"
+    with log.open("wb") as stream:
+        subprocess.run([sys.executable, "-m", "seq2seq", "train", "fra-eng", *FAST, "--set",
+                        f"data.path={data}", "--out", str(tmp_path / "r")], stdout=stream,
+                       stderr=stream, check=True)
+    assert b"\r" not in log.read_bytes()
