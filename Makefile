@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-no-bf16 test-slow bench
+MIN_VENV ?= .venv-min
+
+.PHONY: install demo test test-no-bf16 test-min test-slow bench
 
 install: $(VENV)/.installed
 
@@ -26,6 +28,18 @@ test: install
 # The default suite as on a CPU without native bf16 (AVX2 only), on any CPU.
 test-no-bf16: install
 	$(BIN)/python -m pytest -m "not slow" --simulate-no-native-bf16
+
+# The default suite on the lowest versions pyproject.toml allows (torch stays 2.13.0, the
+# CPU build): constraints generated from the declared floors by scripts/floors.py.
+test-min:
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(PYTHON) scripts/floors.py > $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/python -m pip install --quiet -e '.[dev]' -c $(MIN_VENV)/constraints.txt
+	$(MIN_VENV)/bin/python -m pip list 2>/dev/null | grep -i -E "$$(cut -d= -f1 $(MIN_VENV)/constraints.txt | paste -sd'|')"
+	$(MIN_VENV)/bin/python -m pytest -m "not slow" -p no:cacheprovider
 
 # Long tests on the real data in ../shared/data (they skip when it is absent).
 # pytest exits 5 when no test is selected; that is not a failure here.

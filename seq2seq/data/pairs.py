@@ -271,6 +271,7 @@ def _select_fields(table: datasets.Dataset, config: PairDataConfig,
     """The ``src_field`` and ``tgt_field`` columns as ``src`` and ``tgt`` (dotted: nested)."""
     import datasets
 
+    text_features = (datasets.Value, datasets.Json)  # Json: what JSON fields load as
     fields = {"src_field": config.src_field, "tgt_field": config.tgt_field}
     if not set(fields.values()) <= set(table.column_names):
         table = table.flatten()  # struct columns -> "translation.en", "translation.fr"
@@ -281,7 +282,7 @@ def _select_fields(table: datasets.Dataset, config: PairDataConfig,
         feature = table.features[field]
         if isinstance(feature, datasets.Value) and feature.dtype not in TEXT_DTYPES:
             table = table.cast_column(field, datasets.Value("string"))
-        elif not isinstance(feature, (datasets.Value, datasets.Json)):
+        elif not isinstance(feature, text_features):
             raise UserError(f"{where}: field {field!r} (data.{key}) holds {feature}, expected "
                             f"text; name a nested field with a dot, e.g. 'translation.en'")
     renames = {config.src_field: "src", config.tgt_field: "tgt"}
