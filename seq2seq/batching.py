@@ -131,14 +131,15 @@ def bucket_batches(lengths: Sequence[Length], batch_size: int,
 
 
 def sorted_batches(lengths: Sequence[Length], batch_size: int) -> list[list[int]]:
-    """Indices sorted by source length, longest first (ties by index), cut into batches.
+    """Indices sorted by length, longest first (ties by index), cut into batches; pairs
+    sort by their longer side, then target, then source (so both sides pad little).
 
     For evaluation and translation: deterministic, and callers restore the dataset order
     through :attr:`Batch.indices`.
     """
     _check_batch_size(batch_size)
-    sources = [_sides(length)[0] for length in lengths]
-    order = sorted(range(len(sources)), key=lambda i: (-sources[i], i))
+    keys = [tuple(-side for side in _sort_key(_sides(length))) for length in lengths]
+    order = sorted(range(len(keys)), key=lambda i: (keys[i], i))
     return [order[at:at + batch_size] for at in range(0, len(order), batch_size)]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -222,6 +223,7 @@ class Trainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._interrupted = False
         self._clock = time.perf_counter()  # position's seconds are counted up to here
+        self._plotting: tuple[threading.Thread, list] | None = None
 
     # --- state -------------------------------------------------------------------------
     def _tick(self, training: bool) -> None:
@@ -307,7 +309,10 @@ class Trainer:
     # --- the loop ------------------------------------------------------------------------
     def fit(self) -> list[dict]:
         """Train to the configured number of epochs (or early stop); returns the metrics rows."""
+        from seq2seq.reports.plots import import_in_background
+
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        import_in_background()  # for loss.png, drawn after each epoch
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
         self._clock = time.perf_counter()
         try:
@@ -316,6 +321,7 @@ class Trainer:
                     break
         finally:
             signal.signal(signal.SIGINT, previous)
+            self._wait_for_plot()
         return self.metrics_rows()
 
     def _on_interrupt(self, _signum, _frame) -> None:
@@ -347,8 +353,8 @@ class Trainer:
         stop = (config.early_stopping_patience > 0
                 and position.epochs_without_improvement >= config.early_stopping_patience)
         self._step_scheduler(row)
+        self._plot()  # drawn while the checkpoint is written and the next epoch trains
         saved = self.save(best=improved)
-        self._plot()
         self._tick(training=False)
         if self._interrupted:  # Ctrl-C during the evaluation: this checkpoint holds it all
             raise Interrupted(saved)
@@ -443,6 +449,27 @@ class Trainer:
         return read_metrics(self.run_dir)
 
     def _plot(self) -> None:
+        """Redraw ``loss.png`` on a background thread, beside the next epoch's training
+        (its torch kernels release the GIL); :meth:`fit` waits for it before returning."""
         from seq2seq.reports.plots import plot_losses
 
-        plot_losses(self.metrics_rows(), self.run_dir / "loss.png")
+        self._wait_for_plot()
+        rows, path, failed = self.metrics_rows(), self.run_dir / "loss.png", []
+
+        def draw() -> None:
+            try:
+                plot_losses(rows, path)
+            except Exception as error:  # re-raised on the training thread
+                failed.append(error)
+
+        self._plotting = (threading.Thread(target=draw, name="loss.png"), failed)
+        self._plotting[0].start()
+
+    def _wait_for_plot(self) -> None:
+        if self._plotting is None:
+            return
+        thread, failed = self._plotting
+        thread.join()
+        self._plotting = None
+        if failed:
+            raise failed[0]

@@ -131,9 +131,10 @@ def test_bucket_batches_rejects_bad_arguments():
         bucket_batches([1, 2], 4, "words", seed=0, epoch=0)
 
 
-def test_sorted_batches_longest_source_first():
+def test_sorted_batches_longest_first():
+    # pairs: by the longer side, then the target, then the source, ties by index
     lengths = [(3, 9), (5, 1), (1, 1), (5, 2), (4, 4)]
-    assert sorted_batches(lengths, 2) == [[1, 3], [4, 0], [2]]
+    assert sorted_batches(lengths, 2) == [[0, 3], [1, 4], [2]]
     assert sorted_batches([2, 7, 7], 5) == [[1, 2, 0]]
 
 

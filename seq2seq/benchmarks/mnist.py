@@ -21,6 +21,8 @@ from torch import nn
 
 from seq2seq.config import find_recipe, load_recipe
 
+TUTORIAL_PROGRAM = "seq2seq.benchmarks.mnist_tutorial"
+
 
 @dataclass
 class RunResult:
@@ -98,4 +100,35 @@ def format_mnist_table(tutorial: list[RunResult], ours: list[RunResult], source:
         second,
         f"trainer overhead: {our_seconds / tutorial_seconds - 1:+.1%} "
         f"({len(ours)} alternating runs each)",
+    ])
+
+
+def run_process_benchmark(data_dir: Path, rounds: int = 5) -> tuple[list[float], list[float]]:
+    """Whole processes, alternately: the tutorial as a program (``python -m
+    seq2seq.benchmarks.mnist_tutorial``) against ``seq2seq train mnist-pytorch`` (startup,
+    imports, data, training, test pass, plots, checkpoints). Wall seconds of each run."""
+    import subprocess
+    import sys
+
+    tutorial, ours = [], []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as run_dir:
+            for command, times in (
+                    ([sys.executable, "-m", TUTORIAL_PROGRAM, str(data_dir)], tutorial),
+                    ([sys.executable, "-m", "seq2seq", "train", "mnist-pytorch", "--data-dir",
+                      str(data_dir), "--threads", "2", "--out", f"{run_dir}/run"], ours)):
+                start = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True)
+                times.append(time.perf_counter() - start)
+    return tutorial, ours
+
+
+def format_process_table(tutorial: list[float], ours: list[float]) -> str:
+    first, second = statistics.median(tutorial), statistics.median(ours)
+    return "\n".join([
+        f"whole process, {len(ours)} alternating runs each (median, min-max):",
+        f"{'tutorial program (plain PyTorch)':<34} {first:>8.2f} s "
+        f"({min(tutorial):.2f}-{max(tutorial):.2f})",
+        f"{'seq2seq train mnist-pytorch':<34} {second:>8.2f} s ({min(ours):.2f}-{max(ours):.2f})",
+        f"whole-process overhead: {second / first - 1:+.1%}",
     ])

@@ -36,15 +36,25 @@ def bench_core(batch, time_steps, units, features, threads, rounds, as_json) -> 
               help="Directory of the MNIST IDX files, e.g. ../shared/data/mnist.")
 @click.option("--rounds", default=2, show_default=True, help="Alternating runs of each.")
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
-def bench_mnist(data_dir, rounds, threads) -> None:
-    """The mnist-pytorch recipe's whole run vs the tutorial's plain PyTorch loop."""
-    from seq2seq.benchmarks.mnist import format_mnist_table, run_mnist_benchmark
+@click.option("--process-rounds", default=5, show_default=True,
+              help="Alternating whole-process runs of each (0: skip).")
+def bench_mnist(data_dir, rounds, threads, process_rounds) -> None:
+    """The mnist-pytorch recipe's whole run vs the tutorial's plain PyTorch loop: in one
+    process (training and test pass), then as whole processes (startup and imports too)."""
+    from seq2seq.benchmarks.mnist import (
+        format_mnist_table,
+        format_process_table,
+        run_mnist_benchmark,
+        run_process_benchmark,
+    )
     from seq2seq.data.mnist import load_digits
     from seq2seq.runs import RECIPES
 
     digits = load_digits(data_dir=data_dir)
     tutorial, ours = run_mnist_benchmark(digits, RECIPES, rounds, threads)
     click.echo(format_mnist_table(tutorial, ours, digits.source))
+    if process_rounds:
+        click.echo(format_process_table(*run_process_benchmark(data_dir, process_rounds)))
 
 
 @bench.command("train")

@@ -130,7 +130,8 @@ class TranslationTask:
         """Teacher-forced loss, perplexity and accuracy per real token; greedy metrics."""
         self.model.eval()
         batches = (self._collate(self.valid_examples, indices) for indices in sorted_batches(
-            [len(s) + 1 for s, _ in self.valid_examples], self.recipe.decode.batch_size))
+            [(len(s) + 1, len(t) + 1) for s, t in self.valid_examples],
+            self.recipe.decode.batch_size))
         loss, accuracy = teacher_forced_scores(self.model, batches, self.target.pad_id)
         row = {"valid_loss": loss, "valid_perplexity": math.exp(min(loss, 50)),
                "valid_accuracy": accuracy}
