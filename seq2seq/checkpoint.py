@@ -39,7 +39,9 @@ def write_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, state: di
     temporary = root / f"{final.name}.tmp"
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir()
-    weights = {name: tensor.detach().contiguous().cpu()
+    # each tensor on its own (tied weights share memory, which safetensors refuses; loading
+    # into the model ties them again, as they are one parameter)
+    weights = {name: tensor.detach().cpu().clone().contiguous()
                for name, tensor in model.state_dict().items()}
     save_file(weights, temporary / WEIGHTS)
     torch.save(state, temporary / STATE)

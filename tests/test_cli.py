@@ -25,3 +25,20 @@ def test_bench_core_prints_ratios():
 def test_bench_core_rejects_bad_lists():
     result = CliRunner().invoke(main, ["bench", "core", "--units", "a,b"])
     assert result.exit_code == 2 and "--units" in result.output
+
+
+def test_help_and_version_do_not_import_torch():
+    import subprocess
+    import sys
+
+    for argument in ("--help", "--version"):
+        script = ("import sys\nfrom seq2seq.cli import main\n"
+                  f"try:\n    main([{argument!r}])\nexcept SystemExit:\n    pass\n"
+                  "assert 'torch' not in sys.modules, 'torch was imported'\n")
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    listed = CliRunner().invoke(main, ["--help"]).output
+    for alias in ("fill-train", "fill-eval"):
+        assert alias in listed
+    mnist = CliRunner().invoke(main, ["mnist", "--help"]).output
+    assert "predict" in mnist and "train" in mnist and "eval" in mnist
