@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import signal
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from seq2seq.core import precision
 from seq2seq.errors import UserError
 from seq2seq.progress import progress_bar
 
+PLOT_EVERY_SECONDS = 30.0  # loss.png is redrawn at most this often, and at the end
 LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "ser", "perplexity")
 
 
@@ -223,7 +223,7 @@ class Trainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._interrupted = False
         self._clock = time.perf_counter()  # position's seconds are counted up to here
-        self._plotting: tuple[threading.Thread, list] | None = None
+        self._plotted, self._plot_pending = float("-inf"), False  # loss.png drawn when, due
 
     # --- state -------------------------------------------------------------------------
     def _tick(self, training: bool) -> None:
@@ -309,19 +309,19 @@ class Trainer:
     # --- the loop ------------------------------------------------------------------------
     def fit(self) -> list[dict]:
         """Train to the configured number of epochs (or early stop); returns the metrics rows."""
-        from seq2seq.reports.plots import import_in_background
-
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        import_in_background()  # for loss.png, drawn after each epoch
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
         self._clock = time.perf_counter()
         try:
             while self.position.epoch < self.config.epochs:
                 if self._run_epoch():
                     break
+        except Interrupted:
+            self._plot(final=True)
+            raise
         finally:
             signal.signal(signal.SIGINT, previous)
-            self._wait_for_plot()
+        self._plot(final=True)
         return self.metrics_rows()
 
     def _on_interrupt(self, _signum, _frame) -> None:
@@ -353,8 +353,8 @@ class Trainer:
         stop = (config.early_stopping_patience > 0
                 and position.epochs_without_improvement >= config.early_stopping_patience)
         self._step_scheduler(row)
-        self._plot()  # drawn while the checkpoint is written and the next epoch trains
         saved = self.save(best=improved)
+        self._plot()
         self._tick(training=False)
         if self._interrupted:  # Ctrl-C during the evaluation: this checkpoint holds it all
             raise Interrupted(saved)
@@ -448,28 +448,17 @@ class Trainer:
     def metrics_rows(self) -> list[dict]:
         return read_metrics(self.run_dir)
 
-    def _plot(self) -> None:
-        """Redraw ``loss.png`` on a background thread, beside the next epoch's training
-        (its torch kernels release the GIL); :meth:`fit` waits for it before returning."""
+    def _plot(self, final: bool = False) -> None:
+        """Redraw ``loss.png``: at the end of training, and after an epoch when the last
+        drawing is at least ``PLOT_EVERY_SECONDS`` old (drawing costs a fair share of a
+        short epoch; on two cores a drawing thread beside training only slows both)."""
         from seq2seq.reports.plots import plot_losses
 
-        self._wait_for_plot()
-        rows, path, failed = self.metrics_rows(), self.run_dir / "loss.png", []
-
-        def draw() -> None:
-            try:
-                plot_losses(rows, path)
-            except Exception as error:  # re-raised on the training thread
-                failed.append(error)
-
-        self._plotting = (threading.Thread(target=draw, name="loss.png"), failed)
-        self._plotting[0].start()
-
-    def _wait_for_plot(self) -> None:
-        if self._plotting is None:
+        now = time.perf_counter()
+        if not final and now - self._plotted < PLOT_EVERY_SECONDS:
+            self._plot_pending = True
             return
-        thread, failed = self._plotting
-        thread.join()
-        self._plotting = None
-        if failed:
-            raise failed[0]
+        if final and not self._plot_pending:
+            return
+        plot_losses(self.metrics_rows(), self.run_dir / "loss.png")
+        self._plotted, self._plot_pending = time.perf_counter(), False

@@ -36,12 +36,21 @@ def run_train_benchmark(recipe_name: str, recipes_dir: Path, overrides: list[str
 def format_train_table(recipe_name: str, rows: list[dict], source: str, tokens: int,
                        threads: int) -> str:
     lines = [f"{recipe_name}: {source}; {tokens:,} target tokens per epoch; {threads} threads",
-             f"{'epoch':>5} {'train s':>8} {'tok/s':>8} {'eval s':>7} {'valid loss':>10}"]
-    for row in rows:
+             f"{'epoch':>5} {'train s':>8} {'tok/s':>8} {'eval s':>7} {'other s':>8} "
+             f"{'epoch s':>8} {'valid loss':>10}"]
+    previous = 0.0
+    for row in rows:  # "other": the epoch's time outside its training steps and evaluation
+        epoch_seconds, previous = row["elapsed_s"] - previous, row["elapsed_s"]
+        other = epoch_seconds - row["train_seconds"] - row["eval_seconds"]
         lines.append(f"{row['epoch']:>5} {row['train_seconds']:>8.2f} "
                      f"{tokens / row['train_seconds']:>8,.0f} {row['eval_seconds']:>7.2f} "
-                     f"{row['valid_loss']:>10.4f}")
-    steady = sorted(row["train_seconds"] for row in rows[1:] or rows)
-    lines.append(f"median training time per epoch (after the first): "
-                 f"{steady[len(steady) // 2]:.2f} s")
+                     f"{other:>8.2f} {epoch_seconds:>8.2f} {row['valid_loss']:>10.4f}")
+    steady = rows[1:] or rows
+    median = lambda values: sorted(values)[len(values) // 2]  # noqa: E731
+    train = median([row["train_seconds"] for row in steady])
+    outside = median([row["elapsed_s"] - before["elapsed_s"] - row["train_seconds"]
+                      for before, row in zip(rows, rows[1:])] or [0.0])
+    lines.append(f"median training time per epoch (after the first): {train:.2f} s; outside "
+                 f"the training steps (evaluation, checkpoint, plot): {outside:.2f} s "
+                 f"({outside / train:.0%} of the steps)")
     return "\n".join(lines)

@@ -109,6 +109,7 @@ class TranslationTask:
         self.train_lengths = [(len(s) + 1, len(t) + 1) for s, t in self.train_examples]
         self.model = EncoderDecoder(recipe.model, len(self.source), len(self.target),
                                 self.target.pad_id).to(device)
+        self._valid_batches: list[Batch] | None = None
 
     def batches(self, epoch: int, seed: int) -> list[list[int]]:
         return bucket_batches(self.train_lengths, self.recipe.train.batch_size,
@@ -129,10 +130,13 @@ class TranslationTask:
     def evaluate(self) -> dict[str, float]:
         """Teacher-forced loss, perplexity and accuracy per real token; greedy metrics."""
         self.model.eval()
-        batches = (self._collate(self.valid_examples, indices) for indices in sorted_batches(
-            [(len(s) + 1, len(t) + 1) for s, t in self.valid_examples],
-            self.recipe.decode.batch_size))
-        loss, accuracy = teacher_forced_scores(self.model, batches, self.target.pad_id)
+        if self._valid_batches is None:  # the same every evaluation: collated once
+            self._valid_batches = [self._collate(self.valid_examples, indices)
+                                   for indices in sorted_batches(
+                                       [(len(s) + 1, len(t) + 1) for s, t in self.valid_examples],
+                                       self.recipe.decode.batch_size)]
+        loss, accuracy = teacher_forced_scores(self.model, self._valid_batches,
+                                               self.target.pad_id)
         row = {"valid_loss": loss, "valid_perplexity": math.exp(min(loss, 50)),
                "valid_accuracy": accuracy}
         limit = self.recipe.eval.max_sentences or len(self.splits.valid)
