@@ -42,3 +42,14 @@ def test_help_and_version_do_not_import_torch():
         assert alias in listed
     mnist = CliRunner().invoke(main, ["mnist", "--help"]).output
     assert "predict" in mnist and "train" in mnist and "eval" in mnist
+
+
+def test_bench_keras_without_keras_says_how_to_install_it(monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "keras" else real(name, *args))
+    result = CliRunner().invoke(main, ["bench", "keras", "--data", str(tmp_path / "fra.txt")])
+    assert result.exit_code == 1
+    assert "needs Keras 3 beside torch: pip install keras" in result.output

@@ -94,6 +94,32 @@ def bench_decode(run_dir, overrides, beam, batch_size, threads) -> None:
                                          f"{threads} threads"))
 
 
+@bench.command("keras")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), required=True,
+              help="The Anki/Tatoeba fra.txt, e.g. ../shared/data/fra-eng/fra.txt.")
+@click.option("--epochs", default=3, show_default=True, help="Epochs of each to time.")
+@click.option("--threads", default=2, show_default=True, help="torch threads.")
+def bench_keras(data_path, epochs, threads) -> None:
+    """An epoch of the Keras lstm_seq2seq example vs one of fra-eng-keras, evaluation
+    included (needs Keras 3: pip install keras)."""
+    import importlib.util
+
+    from seq2seq.benchmarks.keras_example import (
+        KERAS_MISSING,
+        format_keras_table,
+        keras_epoch_seconds,
+        our_epoch_seconds,
+    )
+    from seq2seq.errors import UserError
+    from seq2seq.runs import RECIPES
+
+    if importlib.util.find_spec("keras") is None:
+        raise UserError(KERAS_MISSING)
+    theirs = keras_epoch_seconds(data_path, epochs, threads)
+    ours = our_epoch_seconds(data_path, RECIPES, epochs, threads)
+    click.echo(format_keras_table(theirs, ours, threads))
+
+
 @bench.command("lengths")
 @click.option("--lengths", "lengths", default="100,1000,10000", show_default=True,
               help="Comma-separated output lengths.")
