@@ -106,17 +106,34 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
+def read_toml(path: Path) -> dict:
+    """A recipe file's table; a missing or malformed file is a :class:`UserError` naming it."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: recipe file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read the recipe ({error})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path}: not valid TOML: {error}") from None
+
+
+def read_json_object(path: Path, what: str) -> dict:
+    """The JSON object in ``path`` (``what`` names it in errors: "tokenizer file")."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path}: corrupt {what} ({error})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: corrupt {what} (expected a JSON object)")
+    return data
+
+
 def load_recipe(cls: type[T], path: str | Path | None, overrides: list[str] = ()) -> T:
     """Defaults of ``cls``, then the TOML file at ``path`` (if any), then ``overrides``."""
-    mapping: dict = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            mapping = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"{path}: recipe file not found") from None
-        except tomllib.TOMLDecodeError as error:
-            raise UserError(f"{path}: not valid TOML: {error}") from None
+    mapping = read_toml(Path(path)) if path is not None else {}
     return from_mapping(cls, apply_overrides(mapping, overrides))
 
 
@@ -131,15 +148,6 @@ def apply_overrides(mapping: dict, overrides: list[str]) -> dict:
                 raise UserError(f"--set {text!r}: {part} is a value, not a table")
         table[keys[-1]] = value
     return mapping
-
-
-def load_saved_recipe(cls: type[T], path: Path, overrides: list[str] = ()) -> T:
-    """A recipe saved as JSON in a run or checkpoint directory (``config.json``)."""
-    try:
-        mapping = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: unreadable recipe ({error})") from None
-    return from_mapping(cls, apply_overrides(mapping, overrides))
 
 
 def override_section(config: Any, section: str, overrides: list[str]) -> Any:

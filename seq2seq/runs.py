@@ -14,14 +14,12 @@ Example::
 
 from __future__ import annotations
 
-import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from seq2seq import checkpoint
-from seq2seq.config import apply_overrides, find_recipe, from_mapping
+from seq2seq.config import apply_overrides, find_recipe, from_mapping, read_json_object, read_toml
 from seq2seq.errors import UserError
 
 TASKS = ("translation", "mnist", "fill")
@@ -59,27 +57,14 @@ def load_task_recipe(name_or_path: str, overrides: list[str] = ()) -> Any:
     """A recipe file (a path, or a name in ``recipes/``) with ``--set`` overrides, as the
     dataclass of the task it names."""
     path = find_recipe(name_or_path, RECIPES)
-    try:
-        mapping = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: recipe file not found") from None
-    except tomllib.TOMLDecodeError as error:
-        raise UserError(f"{path}: not valid TOML: {error}") from None
-    mapping = apply_overrides(mapping, list(overrides))
+    mapping = apply_overrides(read_toml(path), list(overrides))
     return from_mapping(recipe_type(task_of(mapping, str(path))), mapping)
 
 
 def read_saved_recipe(directory: Path, overrides: list[str] = ()) -> Any:
     """The recipe saved in a run or checkpoint directory (``config.json``), any task."""
     path = Path(directory) / "config.json"
-    try:
-        mapping = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: not found; is {directory} a run directory?") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: unreadable recipe ({error})") from None
-    if not isinstance(mapping, dict):
-        raise UserError(f"{path}: unreadable recipe (expected a JSON object)")
+    mapping = read_json_object(path, "saved recipe")
     mapping.setdefault("task", _guess_task(mapping))
     task = task_of(mapping, str(path))
     for table, key in RETIRED_KEYS.get(task, []):

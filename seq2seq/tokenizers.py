@@ -33,7 +33,7 @@ from typing import Literal, Protocol, Self, get_args
 import regex
 import sentencepiece
 
-from seq2seq.config import reject_inapplicable, write_atomic
+from seq2seq.config import read_json_object, reject_inapplicable, write_atomic
 from seq2seq.errors import UserError
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
@@ -258,14 +258,7 @@ def train_tokenizer(config: TokenizerConfig, texts: Sequence[str]) -> Tokenizer:
 def load_tokenizer(directory: Path, name: str) -> Tokenizer:
     """The tokenizer that ``save(directory, name)`` wrote; a bad file is a UserError."""
     path = Path(directory) / f"{name}.tokenizer.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: tokenizer file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: corrupt tokenizer file ({error})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: corrupt tokenizer file (expected a JSON object)")
+    data = read_json_object(path, "tokenizer file")
     if data.get("version") != FORMAT_VERSION:
         raise UserError(f"{path}: version: expected {FORMAT_VERSION}, got {data.get('version')!r}")
     kind = data.get("kind")

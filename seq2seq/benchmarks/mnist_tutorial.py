@@ -41,10 +41,9 @@ class TutorialRNN(nn.Module):
         return self.out(r_out[:, -1, :])
 
 
-def main(directory: Path, seed: int) -> float:
+def train_and_test(train_x, train_y, test_x, test_y, seed: int) -> float:
+    """The tutorial's loop, verbatim in substance: one epoch, then the test accuracy."""
     torch.manual_seed(seed)
-    train_x, train_y = load(directory, "train")
-    test_x, test_y = load(directory, "t10k")
     rnn = TutorialRNN()
     optimizer = torch.optim.Adam(rnn.parameters(), lr=0.01)
     for index in torch.randperm(len(train_y)).split(64):
@@ -54,6 +53,10 @@ def main(directory: Path, seed: int) -> float:
         optimizer.step()
     with torch.no_grad():
         return (rnn(test_x).argmax(1) == test_y).float().mean().item()
+
+
+def main(directory: Path, seed: int) -> float:
+    return train_and_test(*load(directory, "train"), *load(directory, "t10k"), seed)
 
 
 if __name__ == "__main__":

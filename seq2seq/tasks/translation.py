@@ -3,7 +3,6 @@ validation metrics from decoded outputs (greedy, or beam when ``[decode]`` says 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 
 from seq2seq import metrics
 from seq2seq.batching import Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import reject_inapplicable, save_json, to_mapping
+from seq2seq.config import read_json_object, reject_inapplicable, save_json, to_mapping
 from seq2seq.data.cmudict import load_cmudict_splits
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits, load_pair_splits
 from seq2seq.errors import UserError
@@ -177,13 +176,10 @@ def read_training_lengths(directory: Path) -> dict[str, int]:
     """What :meth:`TranslationTask.save_extra` recorded of the training data (``{}`` for a
     run saved without it)."""
     path = Path(directory) / TRAINING_LENGTHS
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: unreadable ({error})") from None
-    if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
+    data = read_json_object(path, "training lengths file")
+    if not all(isinstance(v, int) for v in data.values()):
         raise UserError(f"{path}: expected an object of integers, got {data!r:.60}")
     return data
 
