@@ -118,3 +118,20 @@ def test_ctrl_c_in_the_command_saves_and_exits_130(tmp_path):
     assert "interrupted; checkpoint saved" in stderr and "Traceback" not in stderr
     assert f"seq2seq train --resume {run_dir}" in stderr
     assert (run_dir / "checkpoints" / "last" / "model.safetensors").exists()
+
+
+def test_the_test_report_of_a_run_that_watches_the_test_set_equals_a_fresh_evaluation(
+        tmp_path):
+    # with valid_size = 0 the last evaluation's predictions make the report (not recomputed)
+    run_dir = tmp_path / "watching"
+    result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--set",
+                                       "data.valid_size=0", "--set",
+                                       "train.early_stopping_metric=test_accuracy", "--out",
+                                       str(run_dir)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((run_dir / "test.json").read_text())
+    fresh = CliRunner().invoke(main, ["evaluate", str(run_dir), "--json"])
+    assert fresh.exit_code == 0, fresh.output
+    again = json.loads(fresh.output)
+    assert (report["accuracy"], report["images"]) == (again["accuracy"], again["images"])
+    assert report["loss"] == pytest.approx(again["loss"], rel=1e-6)

@@ -21,22 +21,30 @@ def train_mnist(config, run_dir: Path, resuming: bool, data_dir: Path | None) ->
     task = MnistTask(config, digits, pick_device(config.train.device))
     trainer = Trainer(task, config.train, run_dir, log=click.echo)
     run_training(trainer, resuming, "seq2seq train")
-    _report_test(run_dir, digits)
+    from seq2seq import checkpoint
+
+    best = checkpoint.resolve(run_dir, "best")
+    last_was_best = checkpoint.step_of(best) == trainer.position.step
+    _report_test(run_dir, digits, result=task.last_test_result if last_was_best else None)
 
 
-def _report_test(run_dir: Path, digits, echo=click.echo) -> dict:
-    """Evaluate the best checkpoint on the test images; write the plots and test.json."""
+def _report_test(run_dir: Path, digits, echo=click.echo, result=None) -> dict:
+    """Evaluate the best checkpoint on the test images (or take ``result``, its
+    predictions there already made); write the plots and test.json."""
+    from seq2seq import checkpoint
     from seq2seq.config import save_json
     from seq2seq.reports.plots import plot_confusion, plot_errors
     from seq2seq.runs import load_run
     from seq2seq.tasks.mnist import classify, to_float
 
-    run = load_run(run_dir, expected_task="mnist")
-    result = classify(run.model, to_float(digits.test_images), digits.test_labels)
+    path = checkpoint.resolve(run_dir, "best")
+    if result is None:
+        model = load_run(path, expected_task="mnist").model
+        result = classify(model, to_float(digits.test_images), digits.test_labels)
     first = (result.predicted[:2000] == result.labels[:2000]).float().mean().item()
     report = {"accuracy": result.accuracy, "accuracy_first_2000": first,
               "images": len(result.labels), "loss": result.loss,
-              "checkpoint": str(run.checkpoint), "data": digits.source}
+              "checkpoint": str(path), "data": digits.source}
     plot_confusion(result.confusion(), run_dir / "confusion.png", title="test set")
     wrong = (result.predicted != result.labels).nonzero().flatten()
     plot_errors(digits.test_images[wrong], result.predicted[wrong].tolist(),

@@ -97,6 +97,7 @@ class MnistTask:
             self.valid_name = "test"
             self.valid_images, self.valid_labels = to_float(digits.test_images), digits.test_labels
         self.model = RowClassifier(recipe.model, row_size=images.shape[-1]).to(device)
+        self.last_test_result: Classification | None = None
 
     def batches(self, epoch: int, seed: int) -> list[torch.Tensor]:
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -112,6 +113,8 @@ class MnistTask:
 
     def evaluate(self) -> dict[str, float]:
         result = classify(self.model, self.valid_images, self.valid_labels)
+        # watching the test set: the last evaluation's predictions, for the test report
+        self.last_test_result = result if self.valid_name == "test" else None
         return {f"{self.valid_name}_loss": result.loss,
                 f"{self.valid_name}_accuracy": result.accuracy}
 
