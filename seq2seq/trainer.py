@@ -309,7 +309,10 @@ class Trainer:
     # --- the loop ------------------------------------------------------------------------
     def fit(self) -> list[dict]:
         """Train to the configured number of epochs (or early stop); returns the metrics rows."""
+        from seq2seq.reports.plots import import_in_background
+
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        import_in_background()  # for loss.png
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
         self._clock = time.perf_counter()
         try:

@@ -28,6 +28,19 @@ _X_KEYS = ("epoch", "step")
 _MAX_ANNOTATED_CLASSES = 30
 
 
+def import_in_background() -> threading.Thread:
+    """Start importing matplotlib on a background thread (most of a second, once), so that
+    a run's first plot does not wait for it: the import overlaps the first training steps,
+    whose torch kernels release the GIL."""
+    def load() -> None:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+
+    thread = threading.Thread(target=load, name="import-matplotlib", daemon=True)
+    thread.start()
+    return thread
+
+
 def _new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
     """A ``Figure`` on its own Agg canvas (no pyplot, no window)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
