@@ -40,7 +40,7 @@ def evaluate_pairs(translator, pairs: list[Pair], metric_names: list[str],
     """Decode each distinct source once with ``config`` and score the best hypothesis."""
     groups = group_references(pairs)
     sources = list(groups)
-    best = {source: nbest[0].text
+    best = {source: nbest[0].text if nbest else ""  # "": over the input limit, or no hypothesis
             for source, nbest in zip(sources, translator.hypotheses(sources, config))}
     single_outputs = [best[p.src] for p in pairs]
     single_refs = [[p.tgt] for p in pairs]

@@ -17,10 +17,15 @@ from pathlib import Path
 
 import torch
 
-from seq2seq.errors import UserError
 from seq2seq.runs import load_run
 from seq2seq.search import SearchConfig
-from seq2seq.tasks.translation import Translation, read_training_lengths, translate_texts
+from seq2seq.tasks.translation import (
+    TranslatedLine,
+    Translation,
+    read_training_lengths,
+    translate_lines,
+    translate_texts,
+)
 
 __all__ = ["Translation", "Translator"]
 
@@ -54,16 +59,14 @@ class Translator:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def search_config(self, **changes) -> SearchConfig:
-        """The run's decoding settings with ``changes`` (``beam_size=5``, ``alpha=0.6``, ...)."""
-        config = dataclasses.replace(self.search, **{k: v for k, v in changes.items()
-                                                     if v is not None})
-        config.check()
+    def search_config(self, names: dict[str, str] | None = None, **changes) -> SearchConfig:
+        """The run's decoding settings with ``changes`` (``beam_size=5``, ``alpha=0.6``, ...),
+        checked; an error names a changed setting as ``names`` says (a flag, an argument)
+        and any other as ``decode.KEY``."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        config = dataclasses.replace(self.search, **given)
+        config.check({k: v for k, v in (names or {}).items() if k in given})
         return config
-
-    def too_long(self, sentence: str) -> bool:
-        """Whether ``sentence`` has more source tokens than :attr:`max_input_len`."""
-        return bool(self.max_input_len) and len(self.source.encode(sentence)) > self.max_input_len
 
     def hypotheses(self, sentences: list[str], config: SearchConfig,
                    generator: torch.Generator | None = None) -> list[list[Translation]]:
@@ -71,6 +74,13 @@ class Translator:
         batches. An empty sentence gets one empty translation; one over
         :attr:`max_input_len`, or one for which the search finds no hypothesis, gets ``[]``."""
         return translate_texts(self.model, self.source, self.target, sentences, config,
+                               self.max_input_len, generator)
+
+    def translate_lines(self, sentences: list[str], config: SearchConfig,
+                        generator: torch.Generator | None = None) -> list[TranslatedLine]:
+        """:meth:`hypotheses` with each sentence's length in source tokens and, for an
+        empty list, the reason (``"too long"`` or ``"no hypothesis"``)."""
+        return translate_lines(self.model, self.source, self.target, sentences, config,
                                self.max_input_len, generator)
 
     def translate(self, sentences: list[str], beam: int | None = None, nbest: int = 1,
@@ -88,18 +98,19 @@ class Translator:
         """
         if sample:
             search["sample"], beam = True, 1 if beam is None else beam
-        config = self.search_config(beam_size=beam, nbest=nbest, alpha=alpha,
-                                    temperature=temperature, top_k=top_k, **search)
-        if config.nbest > config.beam_size:
-            raise UserError(f"nbest: expected at most the beam size ({config.beam_size}), "
-                            f"got {config.nbest}")
+        config = self.search_config(
+            {"beam_size": "beam", "nbest": "nbest", "alpha": "alpha", "sample": "sample=True",
+             "temperature": "temperature", "top_k": "top_k"},
+            beam_size=beam, nbest=nbest, alpha=alpha, temperature=temperature, top_k=top_k,
+            **search)
         generator = None if seed is None else torch.Generator().manual_seed(seed)
-        found = self.hypotheses(list(sentences), config, generator)
-        empty = [i for i, nbest_list in enumerate(found) if not nbest_list]
-        if empty:
-            warnings.warn(f"{len(empty)} sentence(s) left untranslated (over max_input_len "
-                          f"{self.max_input_len} tokens, or no hypothesis found), first: "
-                          f"index {empty[0]}", stacklevel=2)
+        lines = self.translate_lines(list(sentences), config, generator)
+        for reason, why in (("too long", f"over max_input_len {self.max_input_len} tokens"),
+                            ("no hypothesis", "the search found no hypothesis")):
+            left = [i for i, line in enumerate(lines) if line.untranslated == reason]
+            if left:
+                warnings.warn(f"{len(left)} sentence(s) left untranslated ({why}), first: "
+                              f"index {left[0]}", stacklevel=2)
         if scores or nbest > 1:
-            return found
-        return [nbest_list[0].text if nbest_list else "" for nbest_list in found]
+            return [line.hypotheses for line in lines]
+        return [line.hypotheses[0].text if line.hypotheses else "" for line in lines]

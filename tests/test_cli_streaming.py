@@ -63,6 +63,12 @@ def test_an_over_long_line_gets_an_empty_line_and_a_warning(run_dir):
     outputs = result.stdout.split("\n")[:-1]
     assert outputs[1] == "" and outputs[0] and outputs[2]
     assert "warning: <stdin>:2:" in result.stderr and "over --max-input-len" in result.stderr
+    unknown = translate(run_dir, input=f"Ω{long}\nΩ\n")  # each line encoded once
+    assert "warning: <stdin>:1:" in unknown.stderr
+    assert "note: 2 unknown source symbol(s)" in unknown.stderr
+    with pytest.warns(UserWarning, match=r"1 sentence\(s\) left untranslated \(over "
+                      r"max_input_len \d+ tokens\), first: index 1"):
+        assert translator.translate(["Go.", long])[1] == ""
     allowed = translate(run_dir, "--max-input-len", "0", input=f"{long}\n")
     assert allowed.exit_code == 0 and allowed.stdout.strip() != ""
     assert "over --max-input-len" not in allowed.stderr
@@ -87,6 +93,14 @@ def test_a_search_that_finds_nothing_gives_an_empty_line_and_a_warning(run_dir, 
         assert "warning: <stdin>:1: the search found no hypothesis" in result.stderr
         assert "warning: <stdin>:3: the search found no hypothesis" in result.stderr
         assert "Traceback" not in result.output
+    with pytest.warns(UserWarning, match="2 sentence.*the search found no hypothesis"):
+        assert Translator.from_pretrained(copy).translate(["Go.", "", "Hi."]) == ["", "", ""]
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("Go.\tVa !\nHi.\tSalut.\n", encoding="utf-8")
+    scored = CliRunner().invoke(main, ["evaluate", str(copy), "--data", str(pairs),
+                                       "--metrics", "exact"])
+    assert scored.exit_code == 0, scored.output  # nothing found scores as ""
+    assert "Traceback" not in scored.output
 
 
 def test_translate_streams_its_output_before_the_input_ends(run_dir):
@@ -153,8 +167,9 @@ def test_sampling_from_the_command_line_and_the_api(run_dir):
     assert api == first.stdout.split("\n")[:-1]
     for arguments, message in [(["--temperature", "0.5"], "--temperature: applies only with "
                                                           "--sample"),
-                               (["--sample", "--beam", "3"], "decode.beam_size: sampling draws "
-                                                             "one output")]:
+                               (["--sample", "--beam", "3"], "--beam: sampling draws one output "
+                                                             "per sentence; expected 1 with "
+                                                             "--sample, got 3")]:
         bad = translate(run_dir, *arguments, input=lines)
         assert bad.exit_code == 1 and message in bad.output, bad.output
 

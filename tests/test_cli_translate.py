@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from seq2seq.cli import main
+from seq2seq.errors import UserError
 from seq2seq.translator import Translator
 
 PAIRS = [
@@ -154,7 +155,10 @@ def test_beam_nbest_and_jsonl(trained_run):
     assert text.exit_code == 0 and text.stdout.count("\t") == 1
     too_many = CliRunner().invoke(main, ["translate", str(trained_run), "--beam", "2",
                                          "--nbest", "3"], input="Go.\n")
-    assert too_many.exit_code == 1 and "nbest" in too_many.output
+    assert too_many.exit_code == 1
+    assert "--nbest: expected at most --beam (2), got 3" in too_many.output
+    with pytest.raises(UserError, match=r"^nbest: expected at most beam \(2\), got 3$"):
+        Translator.from_pretrained(trained_run).translate(["Go."], beam=2, nbest=3)
 
 
 def test_python_api_beam_one_is_greedy(trained_run):

@@ -82,7 +82,8 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
             raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs "
                             f"(set {how})")
     report = evaluate_pairs(translator, pairs, names,
-                            translator.search_config(beam_size=beam, alpha=alpha))
+                            translator.search_config({"beam_size": "--beam", "alpha": "--alpha"},
+                                                     beam_size=beam, alpha=alpha))
     click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
 
 
@@ -148,27 +149,28 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
             raise UserError(f"--max-input-len: expected a value >= 0, got {max_input_len}")
         translator.max_input_len = max_input_len
     changes = {"sample": True, "beam_size": 1 if beam is None else beam} if sample else {}
-    config = translator.search_config(**{"beam_size": beam, "nbest": nbest, "alpha": alpha,
-                                         "temperature": temperature, "top_k": top_k,
-                                         "batch_size": batch_size,
-                                         "max_len_ratio": max_len_ratio, **changes})
-    if config.nbest > config.beam_size:
-        raise UserError(f"--nbest: expected at most the beam size ({config.beam_size}), "
-                        f"got {config.nbest}")
+    config = translator.search_config(
+        {"beam_size": "--beam", "nbest": "--nbest", "alpha": "--alpha", "sample": "--sample",
+         "temperature": "--temperature", "top_k": "--top-k", "batch_size": "--batch-size",
+         "max_len_ratio": "--max-len-ratio"},
+        **{"beam_size": beam, "nbest": nbest, "alpha": alpha, "temperature": temperature,
+           "top_k": top_k, "batch_size": batch_size, "max_len_ratio": max_len_ratio, **changes})
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     stream, name = input_stream(input_path)
     number, untranslated = 0, 0
     for lines in chunks(stream_lines(stream, name), CHUNK_BATCHES * config.batch_size):
-        for line, hypotheses in zip(lines, translator.hypotheses(lines, config, generator)):
+        for line, translated in zip(lines, translator.translate_lines(lines, config,
+                                                                       generator)):
             number += 1
-            if not hypotheses:
+            if translated.untranslated:
                 untranslated += 1
-                reason = (f"{len(translator.source.encode(line)):,} source tokens, over "
-                          f"--max-input-len {translator.max_input_len:,}"
-                          if translator.too_long(line) else "the search found no hypothesis "
-                          "(decode.min_len and decode.no_repeat_ngram forbid every output)")
+                reason = (f"{translated.source_tokens:,} source tokens, over --max-input-len "
+                          f"{translator.max_input_len:,}"
+                          if translated.untranslated == "too long" else
+                          "the search found no hypothesis (decode.min_len and "
+                          "decode.no_repeat_ngram forbid every output)")
                 click.echo(f"warning: {name}:{number}: {reason}; empty output line", err=True)
-            _write(line, hypotheses, output_format)
+            _write(line, translated.hypotheses, output_format)
         sys.stdout.flush()
     if untranslated:
         click.echo(f"warning: {untranslated:,} of {number:,} line(s) left untranslated (empty "

@@ -8,6 +8,7 @@ state: it only repeats and selects its batch rows (:func:`repeat_state`, :func:`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,30 +58,38 @@ class SearchConfig:
     temperature: float = 1.0  # sampling: softmax(logits / temperature)
     top_k: int = 0  # sampling: draw from the k most probable tokens (0 = all)
 
-    def check(self) -> None:
+    def check(self, names: Mapping[str, str] | None = None) -> None:
+        """Reject settings out of range or that do not apply, naming each as ``decode.KEY``,
+        or as ``names[KEY]`` (a command-line flag, a keyword argument) when given."""
+        def label(key: str) -> str:
+            return (names or {}).get(key, f"decode.{key}")
+
+        sample = (names or {}).get("sample", "decode.sample = true")
         for name in ("beam_size", "nbest"):
             if getattr(self, name) < 1:
-                raise UserError(f"decode.{name}: expected a positive integer, "
+                raise UserError(f"{label(name)}: expected a positive integer, "
                                 f"got {getattr(self, name)}")
         if self.nbest > self.beam_size:
-            raise UserError(f"decode.nbest: expected at most decode.beam_size "
+            raise UserError(f"{label('nbest')}: expected at most {label('beam_size')} "
                             f"({self.beam_size}), got {self.nbest}")
         for name in ("alpha", "min_len", "no_repeat_ngram", "top_k"):
             if getattr(self, name) < 0:
-                raise UserError(f"decode.{name}: expected a value >= 0, got {getattr(self, name)}")
+                raise UserError(f"{label(name)}: expected a value >= 0, "
+                                f"got {getattr(self, name)}")
         if self.temperature <= 0:
-            raise UserError(f"decode.temperature: expected a value > 0, got {self.temperature}")
+            raise UserError(f"{label('temperature')}: expected a value > 0, "
+                            f"got {self.temperature}")
         if self.sample:
             for name in ("beam_size", "nbest"):
                 if getattr(self, name) != 1:
-                    raise UserError(f"decode.{name}: sampling draws one output per sentence; "
-                                    f"expected 1 with decode.sample = true, "
+                    raise UserError(f"{label(name)}: sampling draws one output per sentence; "
+                                    f"expected 1 with {sample}, "
                                     f"got {getattr(self, name)}")
         else:
             for name, default in (("temperature", 1.0), ("top_k", 0)):
                 if getattr(self, name) != default:
-                    raise UserError(f"decode.{name}: applies only to sampling; set "
-                                    f"decode.sample = true (or leave it at {default})")
+                    raise UserError(f"{label(name)}: applies only to sampling; set "
+                                    f"{sample} (or leave it at {default})")
 
 
 def max_lengths(src_lengths: torch.Tensor, config: SearchConfig) -> torch.Tensor:

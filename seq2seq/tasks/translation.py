@@ -193,26 +193,47 @@ class Translation:
     normalized_score: float
 
 
+@dataclass
+class TranslatedLine:
+    """One input's n-best list and its length in source tokens; ``untranslated`` says why
+    the list is empty: ``"too long"`` (over the input limit) or ``"no hypothesis"`` (every
+    continuation forbidden by ``min_len``/``no_repeat_ngram``)."""
+
+    hypotheses: list[Translation]
+    source_tokens: int
+    untranslated: Literal["", "too long", "no hypothesis"] = ""
+
+
 @torch.no_grad()
-def translate_texts(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
+def translate_lines(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
                     sentences: list[str], config: SearchConfig, max_input_len: int = 0,
-                    generator: torch.Generator | None = None) -> list[list[Translation]]:
-    """Every sentence's n-best list, in the input's order, decoded in length-sorted batches.
+                    generator: torch.Generator | None = None) -> list[TranslatedLine]:
+    """Every sentence's n-best list, in the input's order, decoded in length-sorted batches;
+    each sentence is encoded once.
 
     An empty (or all-blank) sentence translates to one empty translation. A sentence of
     more than ``max_input_len`` source tokens (if > 0), or one for which the search finds
-    no hypothesis (every continuation forbidden), gets an empty list.
+    no hypothesis, gets an empty list and the reason.
     """
     encoded = [source.encode(s) for s in sentences]
-    results: list[list[Translation]] = [[Translation("", 0.0, 0.0)] for _ in sentences]
+    results = [TranslatedLine([Translation("", 0.0, 0.0)], len(ids)) for ids in encoded]
     todo = [i for i, ids in enumerate(encoded) if ids and sentences[i].strip()]
     if max_input_len:
         for i in [i for i in todo if len(encoded[i]) > max_input_len]:
-            results[i] = []
+            results[i] = TranslatedLine([], len(encoded[i]), "too long")
         todo = [i for i in todo if len(encoded[i]) <= max_input_len]
     found = decode_sequences(model, [encoded[i] for i in todo], source.pad_id, target.bos_id,
                              target.eos_id, config, generator)
     for index, nbest in zip(todo, found):
-        results[index] = [Translation(target.decode(h.tokens), h.score, h.normalized_score)
-                          for h in nbest]
+        results[index] = TranslatedLine(
+            [Translation(target.decode(h.tokens), h.score, h.normalized_score) for h in nbest],
+            len(encoded[index]), "" if nbest else "no hypothesis")
     return results
+
+
+def translate_texts(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
+                    sentences: list[str], config: SearchConfig, max_input_len: int = 0,
+                    generator: torch.Generator | None = None) -> list[list[Translation]]:
+    """The n-best lists of :func:`translate_lines` alone."""
+    return [line.hypotheses for line in translate_lines(model, source, target, sentences,
+                                                        config, max_input_len, generator)]
