@@ -7,6 +7,7 @@ Example::
     best = translator.translate(["I am cold."], beam=5, nbest=3)[0]   # 3 Translations
     best[0].text, best[0].score                              # text, log-probability
     translator.translate(["I am cold."], sample=True, temperature=0.7, top_k=10, seed=1)
+    translator.align("I am cold.").attention.weights        # models with attention
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pathlib import Path
 
 import torch
 
+from seq2seq.errors import UserError
 from seq2seq.runs import load_run
 from seq2seq.search import SearchConfig
 from seq2seq.tasks.translation import (
+    Alignment,
     TranslatedLine,
     Translation,
     read_training_lengths,
@@ -27,7 +30,7 @@ from seq2seq.tasks.translation import (
     translate_texts,
 )
 
-__all__ = ["Translation", "Translator"]
+__all__ = ["Alignment", "Translation", "Translator"]
 
 MAX_INPUT_TIMES_LONGEST = 4  # default input limit: 4x the longest training source
 MAX_INPUT_WITHOUT_LENGTHS = 1000  # ... or this, for a run saved without training lengths
@@ -77,11 +80,29 @@ class Translator:
                                self.max_input_len, generator)
 
     def translate_lines(self, sentences: list[str], config: SearchConfig,
-                        generator: torch.Generator | None = None) -> list[TranslatedLine]:
+                        generator: torch.Generator | None = None,
+                        attention: bool = False) -> list[TranslatedLine]:
         """:meth:`hypotheses` with each sentence's length in source tokens and, for an
-        empty list, the reason (``"too long"`` or ``"no hypothesis"``)."""
+        empty list, the reason (``"too long"`` or ``"no hypothesis"``); with
+        ``attention``, each hypothesis's :class:`Alignment` (models with attention)."""
         return translate_lines(self.model, self.source, self.target, sentences, config,
-                               self.max_input_len, generator)
+                               self.max_input_len, generator, attention)
+
+    def align(self, sentence: str, beam: int | None = None) -> Translation:
+        """The best translation of ``sentence`` with its :class:`Alignment` (the source x
+        output attention weights). A sentence that cannot be translated (empty, over
+        :attr:`max_input_len`, no hypothesis) is a :class:`UserError` saying why."""
+        if not sentence.strip():
+            raise UserError("align: expected a sentence, got an empty one")
+        (line,) = self.translate_lines([sentence], self.search_config(
+            {"beam_size": "beam"}, beam_size=beam), attention=True)
+        if line.untranslated == "too long":
+            raise UserError(f"align: {line.source_tokens:,} source tokens, over "
+                            f"max_input_len {self.max_input_len:,}")
+        if line.untranslated:
+            raise UserError("align: the search found no hypothesis (decode.min_len and "
+                            "decode.no_repeat_ngram forbid every output)")
+        return line.hypotheses[0]
 
     def translate(self, sentences: list[str], beam: int | None = None, nbest: int = 1,
                   alpha: float | None = None, scores: bool = False, sample: bool = False,

@@ -117,6 +117,33 @@ def test_held_out_fraction_follows_keras_floor(tmp_path):
         load_pair_splits(PairDataConfig(path=str(path), valid_fraction=0.95))
 
 
+def test_hold_out_by_source_keeps_every_source_on_one_side(tmp_path):
+    # 60 sources, source i with 1 + i % 3 translations, their lines interleaved as in
+    # Tatoeba (a source's translations are not always adjacent)
+    rows = [(f"source {i}", f"translation {i}.{k}") for k in range(3) for i in range(60)
+            if k <= i % 3]
+    path = write_tsv(tmp_path / "repeats.tsv", rows)
+    config = PairDataConfig(path=str(path), hold_out="sources", valid_fraction=0.2,
+                            test_fraction=0.25, shuffle=False)
+    splits = load_pair_splits(config)
+    sides = [{p.src for p in side} for side in (splits.train, splits.valid, splits.test)]
+    assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+    assert len(sides[0] | sides[1] | sides[2]) == 60
+    for side, pairs in zip(sides, (splits.train, splits.valid, splits.test)):
+        # every translation of a held-out source is on its side, in file order
+        assert as_tuples(pairs) == [row for row in rows if row[0] in side]
+    assert 4 <= len(sides[1]) <= 20 and 6 <= len(sides[2]) <= 24  # ~12 and ~15 of 60
+    assert "held out by source: valid" in splits.source
+    grown = write_tsv(tmp_path / "grown.tsv", rows + [(f"source {i}", "x") for i in range(60, 90)])
+    regrown = load_pair_splits(PairDataConfig(path=str(grown), hold_out="sources",
+                                              valid_fraction=0.2, test_fraction=0.25))
+    assert {p.src for p in regrown.test} >= sides[2]  # a source's side does not move
+    other_seed = load_pair_splits(PairDataConfig(path=str(path), hold_out="sources",
+                                                 valid_fraction=0.2, test_fraction=0.25,
+                                                 seed=1))
+    assert {p.src for p in other_seed.test} != sides[2]
+
+
 def test_valid_and_test_from_separate_files(tmp_path):
     train = write_tsv(tmp_path / "train.tsv", TOY[:5])
     valid = write_tsv(tmp_path / "valid.tsv", [("Long source sentence", "x"), ("a", "b")])
@@ -239,6 +266,15 @@ def test_bad_files_raise_user_errors_naming_the_file(tmp_path, name, content, me
     ({"path": "a.tsv", "normalize": "NFD"}, r"normalize: expected one of .*got 'NFD'"),
     ({"path": "a.tsv", "on_bad_line": "warn"}, r"on_bad_line: expected one of .*got 'warn'"),
     ({"hf": "x", "src_field": "text", "tgt_field": "text"}, r"two different field names"),
+    ({"path": "a.tsv", "hold_out": "sources"},
+     r"data\.hold_out = 'sources': set data\.valid_fraction or data\.test_fraction"),
+    ({"path": "a.tsv", "hold_out": "random"}, r"data\.hold_out: expected one of"),
+    ({"path": "a.tsv", "test_fraction": 0.1},
+     r"data\.test_fraction: applies only with data\.corpus = 'cmudict' or data\.hold_out"),
+    ({"corpus": "cmudict", "hold_out": "sources", "valid_fraction": 0.1},
+     r"data\.hold_out: applies only to files and hub datasets"),
+    ({"path": "a.tsv", "hold_out": "sources", "test_fraction": 0.1, "test_path": "t.tsv"},
+     r"data\.test_fraction, data\.test_path: set at most one"),
 ])
 def test_config_check_names_the_setting(settings, message):
     with pytest.raises(UserError, match=message):
@@ -258,4 +294,11 @@ def test_keras_split_of_the_real_fra_eng_file():
         line_8001 = next(line for number, line in enumerate(lines, 1) if number == 8001)
     src, tgt = line_8001.rstrip("\n").split("\t")[:2]
     assert splits.valid[0] == Pair(src.strip(), tgt.strip())
+    # the whole file repeats sources (several translations each): held out by source, none
+    # is on two sides
+    whole = load_pair_splits(PairDataConfig(path=str(path), hold_out="sources",
+                                            valid_fraction=0.05, test_fraction=0.05))
+    sides = [{p.src for p in side} for side in (whole.train, whole.valid, whole.test)]
+    assert len(whole.test) > len(sides[2]) > 0  # sources with several references
+    assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
     assert splits.skipped == 0 and splits.filtered == 0

@@ -27,6 +27,13 @@ CONFIGS = {
     "lstm": TranslatorConfig(units=8),
     "gru-2-layers": TranslatorConfig(cell="gru", units=8, layers=2, embedding=6),
     "bidirectional": TranslatorConfig(units=8, embedding=6, bidirectional_encoder=True),
+    # attention: the encoder memory rides in the state; search must carry it unchanged
+    "dot-attention": TranslatorConfig(units=8, embedding=6, attention="dot"),
+    "general-feeding-bidirectional": TranslatorConfig(
+        units=8, embedding=6, bidirectional_encoder=True, attention="general",
+        input_feeding=True),
+    "bahdanau-feeding-gru-2-layers": TranslatorConfig(
+        cell="gru", units=8, layers=2, embedding=6, attention="bahdanau", input_feeding=True),
 }
 SEEDS = [0, 1, 2]
 
@@ -251,11 +258,12 @@ def test_a_sentence_decodes_the_same_alone_or_in_any_batch(seed, name):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", ["gru-2-layers", "bahdanau-feeding-gru-2-layers"])
 @pytest.mark.parametrize("settings", [{"alpha": 0.0}, {"alpha": 0.6},
                                       {"alpha": 0.6, "min_len": 3, "no_repeat_ngram": 2}])
 def test_scores_are_teacher_forced_log_probabilities_and_nbest_is_sorted_and_distinct(
-        seed, settings):
-    model = tiny_model(seed, "gru-2-layers")
+        seed, name, settings):
+    model = tiny_model(seed, name)
     src, lengths = toy_batch()
     config = SearchConfig(beam_size=4, nbest=4, max_len_ratio=1.0, max_len_offset=4,
                           **settings)
@@ -325,8 +333,9 @@ def test_a_wider_beam_can_find_a_less_probable_output():
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("beam_size", [2, 3, 4])
 @pytest.mark.parametrize("alpha", [0.0, 0.6])
-def test_beam_search_equals_the_naive_reference(seed, beam_size, alpha):
-    model = tiny_model(seed, "bidirectional")
+@pytest.mark.parametrize("name", ["bidirectional", "general-feeding-bidirectional"])
+def test_beam_search_equals_the_naive_reference(seed, beam_size, alpha, name):
+    model = tiny_model(seed, name)
     src, lengths = toy_batch()
     config = SearchConfig(beam_size=beam_size, nbest=beam_size, alpha=alpha,
                           max_len_ratio=1.0, max_len_offset=5,

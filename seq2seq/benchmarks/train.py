@@ -3,6 +3,9 @@
 Runs the recipe through the real trainer for a few epochs in a temporary run directory
 and reports, per epoch, the seconds spent in training steps (what Keras reports as the
 epoch time, less its validation-loss pass) and in evaluation, and target tokens/s.
+With ``--attention`` it trains the same recipe once per attention setting (none; dot,
+general and bahdanau, each without and with input feeding) and compares their training
+tokens/s with the model without attention, in one process.
 """
 
 from __future__ import annotations
@@ -53,4 +56,38 @@ def format_train_table(recipe_name: str, rows: list[dict], source: str, tokens: 
     lines.append(f"median training time per epoch (after the first): {train:.2f} s; outside "
                  f"the training steps (evaluation, checkpoint, plot): {outside:.2f} s "
                  f"({outside / train:.0%} of the steps)")
+    return "\n".join(lines)
+
+
+ATTENTION_VARIANTS = [("none", False), ("dot", False), ("general", False),
+                      ("bahdanau", False), ("dot", True), ("general", True),
+                      ("bahdanau", True)]
+
+
+def run_attention_benchmark(recipe_name: str, recipes_dir: Path, overrides: list[str],
+                            epochs: int, threads: int) -> tuple[list[tuple], str]:
+    """``(attention, input_feeding, median training tokens/s)`` per variant of the recipe's
+    model, trained the same way, and the data description."""
+    results, source = [], ""
+    for kind, feeding in ATTENTION_VARIANTS:
+        settings = [f"model.attention={kind}"]
+        if feeding:
+            settings.append("model.input_feeding=true")
+        rows, source, tokens = run_train_benchmark(recipe_name, recipes_dir,
+                                                   [*overrides, *settings], epochs, threads)
+        steady = rows[1:] or rows
+        seconds = sorted(row["train_seconds"] for row in steady)[len(steady) // 2]
+        results.append((kind, feeding, tokens / seconds))
+    return results, source
+
+
+def format_attention_table(recipe_name: str, results: list[tuple], source: str,
+                           threads: int) -> str:
+    baseline = results[0][2]
+    lines = [f"{recipe_name}: {source}; {threads} threads; training tokens/s (median epoch "
+             f"after the first), ratio to the model without attention",
+             f"{'attention':<10} {'input feeding':<14} {'tok/s':>8} {'ratio':>6}"]
+    for kind, feeding, speed in results:
+        lines.append(f"{kind:<10} {'yes' if feeding else 'no':<14} {speed:>8,.0f} "
+                     f"{speed / baseline:>6.2f}")
     return "\n".join(lines)

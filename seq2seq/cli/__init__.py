@@ -21,6 +21,8 @@ COMMANDS = {
     "summary": ("seq2seq.cli.train", "summary", "Print a recipe's model as a Keras-style table."),
     "translate": ("seq2seq.cli.translation", "translate",
                   "Translate lines with a run's best model, one output line each."),
+    "align": ("seq2seq.cli.translation", "align",
+              "Draw where an attention model looks while it translates a sentence."),
     "fill": ("seq2seq.cli.fill", "fill", "Fill the blank in sentences with a fill-in run."),
     "mnist": ("seq2seq.cli", "mnist_group",
               "mnist predict (and the aliases mnist train, mnist eval)."),

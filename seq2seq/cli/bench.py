@@ -63,11 +63,24 @@ def bench_mnist(data_dir, rounds, threads, process_rounds) -> None:
               help="Override a recipe key, e.g. data.path=../shared/data/fra-eng/fra.txt.")
 @click.option("--epochs", default=3, show_default=True, help="Epochs to time.")
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
-def bench_train(recipe, overrides, epochs, threads) -> None:
+@click.option("--attention", "attention_variants", is_flag=True,
+              help="Train once per attention setting (none, dot, general, bahdanau; with "
+                   "and without input feeding) and compare training tokens/s.")
+def bench_train(recipe, overrides, epochs, threads, attention_variants) -> None:
     """Seconds per training epoch of a translation RECIPE, through the real trainer."""
-    from seq2seq.benchmarks.train import format_train_table, run_train_benchmark
+    from seq2seq.benchmarks.train import (
+        format_attention_table,
+        format_train_table,
+        run_attention_benchmark,
+        run_train_benchmark,
+    )
     from seq2seq.runs import RECIPES
 
+    if attention_variants:
+        results, source = run_attention_benchmark(recipe, RECIPES, list(overrides), epochs,
+                                                  threads)
+        click.echo(format_attention_table(recipe, results, source, threads))
+        return
     rows, source, tokens = run_train_benchmark(recipe, RECIPES, list(overrides), epochs, threads)
     click.echo(format_train_table(recipe, rows, source, tokens, threads))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -123,8 +124,11 @@ def summary_translation(config) -> None:
 @click.option("--format", "output_format", type=click.Choice(["text", "jsonl"]), default="text",
               show_default=True, help="text: the best (or n-best, tab-separated) per line; "
               "jsonl: the source and its hypotheses with scores.")
+@click.option("--attention", "with_attention", is_flag=True,
+              help="With --format jsonl and a model with attention: each hypothesis's "
+                   "attention matrix (source tokens, output tokens, weights).")
 def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_k, seed,
-              batch_size, max_len_ratio, max_input_len, output_format) -> None:
+              batch_size, max_len_ratio, max_input_len, output_format, with_attention) -> None:
     """Translate lines (stdin or --input) with RUN_DIR's best model, one output line each.
 
     Input is read as it comes, a few batches of lines at a time, and each chunk's
@@ -143,7 +147,12 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
                             ("--seed", seed)):
             if value is not None:
                 raise UserError(f"{name}: applies only with --sample")
+    if with_attention and output_format != "jsonl":
+        raise UserError("--attention: needs --format jsonl")
     translator = Translator.from_pretrained(run_dir)
+    if with_attention and translator.model.attention is None:
+        raise UserError(f"--attention: {run_dir}'s model has no attention "
+                        "(model.attention = \"none\")")
     if max_input_len is not None:
         if max_input_len < 0:
             raise UserError(f"--max-input-len: expected a value >= 0, got {max_input_len}")
@@ -159,8 +168,8 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
     stream, name = input_stream(input_path)
     number, untranslated = 0, 0
     for lines in chunks(stream_lines(stream, name), CHUNK_BATCHES * config.batch_size):
-        for line, translated in zip(lines, translator.translate_lines(lines, config,
-                                                                       generator)):
+        for line, translated in zip(lines, translator.translate_lines(lines, config, generator,
+                                                                       with_attention)):
             number += 1
             if translated.untranslated:
                 untranslated += 1
@@ -184,7 +193,31 @@ def _write(line: str, hypotheses, output_format: str) -> None:
     if output_format == "jsonl":
         record = {"source": line, "hypotheses": [
             {"text": h.text, "score": round(h.score, 4),
-             "normalized_score": round(h.normalized_score, 4)} for h in hypotheses]}
+             "normalized_score": round(h.normalized_score, 4),
+             **({"attention": dataclasses.asdict(h.attention)} if h.attention else {})}
+            for h in hypotheses]}
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write("\t".join(h.text for h in hypotheses) + "\n")
+
+
+@click.command("align")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("text")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default="align.png",
+              show_default=True, help="The PNG to write (atomically).")
+@click.option("--beam", type=int, help="Beam size (1: greedy; default: the run's).")
+def align(run_dir, text, out_path, beam) -> None:
+    """Draw the attention of RUN_DIR's model (one with attention) while it translates TEXT:
+    a heatmap of source tokens x output tokens for the best hypothesis."""
+    from seq2seq.reports.plots import plot_alignment
+    from seq2seq.translator import Translator
+
+    check_positive(("--beam", beam))
+    translator = Translator.from_pretrained(run_dir)
+    if translator.model.attention is None:
+        raise UserError(f"align: {run_dir}'s model has no attention (model.attention = "
+                        "\"none\"); train one with model.attention = \"general\", say")
+    best = translator.align(text, beam)
+    plot_alignment(best.attention, out_path, title=best.text)
+    click.echo(f"{best.text}\nwrote {out_path}")

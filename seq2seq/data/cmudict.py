@@ -10,10 +10,9 @@ dictionary grows.
 
 from __future__ import annotations
 
-import hashlib
 import re
 
-from seq2seq.data.pairs import Pair, PairSplits, normalize_text
+from seq2seq.data.pairs import Pair, PairSplits, normalize_text, split_keys, word_side
 from seq2seq.errors import UserError
 
 WORD = re.compile(r"^[a-z][a-z']*$")
@@ -41,27 +40,6 @@ def pronunciations(keep_stress: bool = False) -> dict[str, list[str]]:
     return entries
 
 
-def word_side(word: str, seed: int) -> float:
-    """A number in [0, 1) fixed by the word and the seed."""
-    digest = hashlib.sha256(f"{seed}:{word}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def split_words(words: list[str], valid_fraction: float, test_fraction: float,
-                seed: int) -> tuple[list[str], list[str], list[str]]:
-    """(train, valid, test) word lists, each in dictionary order."""
-    train, valid, test = [], [], []
-    for word in words:
-        side = word_side(word, seed)
-        if side < test_fraction:
-            test.append(word)
-        elif side < test_fraction + valid_fraction:
-            valid.append(word)
-        else:
-            train.append(word)
-    return train, valid, test
-
-
 def load_cmudict_splits(config) -> PairSplits:
     """Pairs of a :class:`PairDataConfig` with ``corpus = "cmudict"``, split by word.
 
@@ -75,8 +53,8 @@ def load_cmudict_splits(config) -> PairSplits:
     words = sorted(entries)
     if config.first:
         words = sorted(sorted(words, key=lambda w: word_side(w, -1))[: config.first])
-    train_words, valid_words, test_words = split_words(words, config.valid_fraction,
-                                                       config.test_fraction, config.seed)
+    train_words, valid_words, test_words = split_keys(words, config.valid_fraction,
+                                                      config.test_fraction, config.seed)
 
     def pairs(chosen: list[str]) -> list[Pair]:
         return [Pair(normalize_text(word, config), phonemes)

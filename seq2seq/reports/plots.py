@@ -291,3 +291,28 @@ def plot_errors(
     fig.suptitle(f"errors: showing {shown} of {count}" if shown < count else f"{count} errors",
                  y=0.995, va="top")
     save_figure(fig, path)
+
+
+def plot_alignment(alignment, path: str | Path, title: str = "") -> None:
+    """A heatmap of an :class:`~seq2seq.tasks.translation.Alignment`: source tokens across,
+    output tokens down, each cell the weight the decoder gave that source token while
+    writing that output token (white 0, dark 1)."""
+    weights = alignment.weights
+    columns, rows = len(alignment.source), len(alignment.output)
+    fig = _new_figure(min(2 + 0.35 * columns, 40), min(1.5 + 0.35 * rows, 40))
+    ax = fig.add_subplot()
+    image = ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto",
+                      interpolation="nearest")
+    ax.set_xticks(range(columns), [_shown(t) for t in alignment.source], rotation=90)
+    ax.set_yticks(range(rows), [_shown(t) for t in alignment.output])
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+    save_figure(fig, path)
+
+
+def _shown(token: str) -> str:
+    """A token as a tick label: a space made visible, mathtext's ``$`` escaped."""
+    return (token.replace(" ", "␣") or "∅").replace("$", r"\$")

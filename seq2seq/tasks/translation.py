@@ -22,7 +22,7 @@ from seq2seq.models.translator import (
     sequence_loss,
     teacher_forced_scores,
 )
-from seq2seq.search import SearchConfig, decode_sequences
+from seq2seq.search import Hypothesis, SearchConfig, decode_sequences, max_lengths
 from seq2seq.tokenizers import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
 from seq2seq.trainer import TrainConfig
 
@@ -185,12 +185,25 @@ def read_training_lengths(directory: Path) -> dict[str, int]:
 
 
 @dataclass
+class Alignment:
+    """What the decoder attended to while writing one hypothesis: ``weights[i][j]`` is the
+    weight of source token ``source[j]`` at the step that wrote ``output[i]`` (the last
+    row, ``"</s>"``, is the step that ended the output, when it ended with eos)."""
+
+    source: list[str]
+    output: list[str]
+    weights: list[list[float]]
+
+
+@dataclass
 class Translation:
-    """One hypothesis as text, with its log-probability and its length-normalised score."""
+    """One hypothesis as text, with its log-probability and its length-normalised score
+    (and, when asked for, its :class:`Alignment`)."""
 
     text: str
     score: float
     normalized_score: float
+    attention: Alignment | None = None
 
 
 @dataclass
@@ -207,14 +220,19 @@ class TranslatedLine:
 @torch.no_grad()
 def translate_lines(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
                     sentences: list[str], config: SearchConfig, max_input_len: int = 0,
-                    generator: torch.Generator | None = None) -> list[TranslatedLine]:
+                    generator: torch.Generator | None = None,
+                    attention: bool = False) -> list[TranslatedLine]:
     """Every sentence's n-best list, in the input's order, decoded in length-sorted batches;
-    each sentence is encoded once.
+    each sentence is encoded once. With ``attention`` (a model with attention), each
+    hypothesis carries its :class:`Alignment`.
 
     An empty (or all-blank) sentence translates to one empty translation. A sentence of
     more than ``max_input_len`` source tokens (if > 0), or one for which the search finds
     no hypothesis, gets an empty list and the reason.
     """
+    if attention and model.attention is None:
+        raise UserError("--attention: this run's model has no attention "
+                        "(model.attention = \"none\")")
     encoded = [source.encode(s) for s in sentences]
     results = [TranslatedLine([Translation("", 0.0, 0.0)], len(ids)) for ids in encoded]
     todo = [i for i, ids in enumerate(encoded) if ids and sentences[i].strip()]
@@ -224,11 +242,49 @@ def translate_lines(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
         todo = [i for i in todo if len(encoded[i]) <= max_input_len]
     found = decode_sequences(model, [encoded[i] for i in todo], source.pad_id, target.bos_id,
                              target.eos_id, config, generator)
+    alignments = iter(align_hypotheses(model, source, target, [sentences[i] for i in todo],
+                                       [encoded[i] for i in todo], found, config)
+                      if attention else [])
     for index, nbest in zip(todo, found):
         results[index] = TranslatedLine(
-            [Translation(target.decode(h.tokens), h.score, h.normalized_score) for h in nbest],
+            [Translation(target.decode(h.tokens), h.score, h.normalized_score,
+                         next(alignments) if attention else None) for h in nbest],
             len(encoded[index]), "" if nbest else "no hypothesis")
     return results
+
+
+@torch.no_grad()
+def align_hypotheses(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
+                     sentences: list[str], encoded: list[list[int]],
+                     found: list[list[Hypothesis]], config: SearchConfig) -> list[Alignment]:
+    """The :class:`Alignment` of every hypothesis in ``found`` (sentence by sentence), from
+    teacher-forcing it through the model: the weights the search saw when it wrote it."""
+    limits = max_lengths(torch.tensor([len(ids) for ids in encoded]), config).tolist()
+    rows = [(i, h) for i, nbest in enumerate(found) for h in nbest]
+    alignments: list[Alignment] = []
+    device = next(model.parameters()).device
+    for start in range(0, len(rows), config.batch_size):
+        part = rows[start : start + config.batch_size]
+        src = [encoded[i] for i, _ in part]
+        ended = [len(h.tokens) < limits[i] for i, h in part]
+        tgt_in = [[target.bos_id, *h.tokens][: len(h.tokens) + e] for (_, h), e in
+                  zip(part, ended)]
+        tgt_in = [row or [target.bos_id] for row in tgt_in]  # an output cut at length 0
+        weights = model.attention_weights(
+            _padded(src, source.pad_id, device), torch.tensor([len(ids) for ids in src]),
+            _padded(tgt_in, target.pad_id, device)).float().cpu()
+        for row, ((i, h), e) in enumerate(zip(part, ended)):
+            output = [target.decode([token]) for token in h.tokens] + (["</s>"] if e else [])
+            alignments.append(Alignment(
+                source.tokens(sentences[i]), output,
+                [[round(w, 4) for w in step[: len(encoded[i])]]
+                 for step in weights[row, : len(output)].tolist()]))
+    return alignments
+
+
+def _padded(rows: list[list[int]], pad_id: int, device: torch.device) -> torch.Tensor:
+    longest = max(len(row) for row in rows)
+    return torch.tensor([row + [pad_id] * (longest - len(row)) for row in rows], device=device)
 
 
 def translate_texts(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,

@@ -1,0 +1,119 @@
+"""Global attention over the encoder's outputs (Luong et al. 2015; Bahdanau et al. 2015).
+
+At each target position the decoder's top output ``h_t`` scores every source position's
+encoder output ``h̄_s``; the softmax of the scores over the real source positions weighs
+the encoder outputs into a context ``c_t``; the attentional vector
+``h̃_t = tanh(W_c [c_t; h_t])`` replaces ``h_t`` before the output layer. Scores:
+
+- ``dot``: ``h_t · h̄_s`` (the encoder's outputs must have the decoder's size)
+- ``general``: ``h_t · W_a h̄_s``
+- ``bahdanau``: ``v · tanh(W_q h_t + W_k h̄_s)``, Bahdanau's additive score used in
+  Luong's framework, as OpenNMT-py's ``global_attention = "mlp"`` does.
+
+Everything that depends on the source alone (``W_a h̄_s``, ``W_k h̄_s``, the mask) is
+computed once per sentence by :meth:`Attention.memory`, not once per step.
+
+Search repeats and reorders the decoder state's batch rows (``repeat_interleave``,
+``index_select``); :class:`EncoderMemory` implements both by keeping the per-sentence
+tensors as they are and changing only the index of the sentence each row reads, so beam
+search never holds ``beam`` copies of the encoder outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+from torch import nn
+
+AttentionKind = Literal["none", "dot", "general", "bahdanau"]
+SCORES = ("dot", "general", "bahdanau")
+
+
+@dataclass(frozen=True)
+class EncoderMemory:
+    """What attention reads, per source sentence, and which sentence each batch row reads.
+
+    ``values (sentences, src_time, memory_size)``: the encoder's outputs;
+    ``keys (sentences, src_time, key_size)``: their projections for the score (``values``
+    itself for ``dot``); ``mask (sentences, src_time)``: True at real source positions;
+    ``rows (batch,)`` the sentence of each batch row, or None when row ``i`` is sentence
+    ``i``.
+    """
+
+    values: torch.Tensor
+    keys: torch.Tensor
+    mask: torch.Tensor
+    rows: torch.Tensor | None = None
+
+    def _rows(self) -> torch.Tensor:
+        if self.rows is not None:
+            return self.rows
+        return torch.arange(self.values.shape[0], device=self.values.device)
+
+    def index_select(self, dim: int, index: torch.Tensor) -> EncoderMemory:
+        """The batch rows ``index``, as :meth:`torch.Tensor.index_select` on dim 0 would."""
+        if dim != 0:
+            raise ValueError(f"dim: EncoderMemory selects batch rows (0), got {dim}")
+        return replace(self, rows=self._rows().index_select(0, index))
+
+    def repeat_interleave(self, repeats: int, dim: int) -> EncoderMemory:
+        """Each batch row ``repeats`` times in a row, as the tensor method on dim 0 would."""
+        if dim != 0:
+            raise ValueError(f"dim: EncoderMemory repeats batch rows (0), got {dim}")
+        return replace(self, rows=self._rows().repeat_interleave(repeats, 0))
+
+    def per_row(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(values, keys, mask)`` with one entry per batch row."""
+        if self.rows is None:
+            return self.values, self.keys, self.mask
+        return (self.values.index_select(0, self.rows), self.keys.index_select(0, self.rows),
+                self.mask.index_select(0, self.rows))
+
+
+class Attention(nn.Module):
+    """Scores of decoder outputs against encoder outputs, their weights and the context.
+
+    Args:
+        kind: ``"dot"``, ``"general"`` or ``"bahdanau"``.
+        query_size: the decoder's output size.
+        memory_size: the size of each encoder output (``query_size`` for ``dot``).
+    """
+
+    def __init__(self, kind: str, query_size: int, memory_size: int) -> None:
+        super().__init__()
+        if kind not in SCORES:
+            raise ValueError(f"kind: expected one of {list(SCORES)}, got {kind!r}")
+        if kind == "dot" and memory_size != query_size:
+            raise ValueError(f"memory_size: dot attention needs the query's size "
+                             f"({query_size}), got {memory_size}")
+        self.kind = kind
+        self.key_projection = (nn.Linear(memory_size, query_size, bias=False)
+                               if kind != "dot" else None)
+        if kind == "bahdanau":
+            self.query_projection = nn.Linear(query_size, query_size)
+            self.score_vector = nn.Linear(query_size, 1, bias=False)
+
+    def memory(self, outputs: torch.Tensor, lengths: torch.Tensor) -> EncoderMemory:
+        """The per-sentence part of attention, from ``outputs (batch, src_time, memory)``."""
+        mask = torch.arange(outputs.shape[1], device=outputs.device) < lengths.to(
+            outputs.device)[:, None]
+        keys = outputs if self.key_projection is None else self.key_projection(outputs)
+        return EncoderMemory(outputs, keys, mask)
+
+    def forward(self, queries: torch.Tensor, memory: EncoderMemory
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``queries (batch, time, query_size)`` -> ``(context (batch, time, memory_size),
+        weights (batch, time, src_time))``; weights are exactly 0 on padded source
+        positions and sum to 1 over the real ones."""
+        values, keys, mask = memory.per_row()
+        if self.kind == "bahdanau":
+            hidden = torch.tanh(self.query_projection(queries)[:, :, None, :] + keys[:, None])
+            scores = self.score_vector(hidden).squeeze(-1)
+        else:
+            scores = torch.bmm(queries, keys.transpose(1, 2))
+        scores = scores.float().masked_fill(~mask[:, None, :], float("-inf"))
+        weights = torch.softmax(scores, -1)
+        context = torch.bmm(weights.to(values.dtype), values)
+        return context, weights
