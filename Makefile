@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 MIN_VENV ?= .venv-min
+PEERS_VENV ?= .venv-peers
 
-.PHONY: install demo test test-no-bf16 test-min test-slow bench
+.PHONY: install demo test test-no-bf16 test-min test-slow bench peers-venv bench-peers
 
 install: $(VENV)/.installed
 
@@ -50,3 +51,19 @@ bench: install
 	$(BIN)/seq2seq bench core
 	$(BIN)/seq2seq bench mnist --data-dir ../shared/data/mnist
 	$(BIN)/seq2seq bench train fra-eng-keras --set data.path=../shared/data/fra-eng/fra.txt
+
+# OpenNMT-py 3.5.1 for `seq2seq bench peers`, in its own environment (never a dependency of
+# this project; its torch<2.3 pin is not enforced there, so it runs on our torch 2.13.0).
+peers-venv: $(PEERS_VENV)/.installed
+
+$(PEERS_VENV)/.installed:
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet torch==2.13.0 numpy
+	$(PEERS_VENV)/bin/python -m pip install --quiet --no-deps opennmt-py==3.5.1 -e .
+	$(PEERS_VENV)/bin/python -m pip install --quiet configargparse pyonmttok pyahocorasick \
+		regex rapidfuzz click
+	touch $@
+
+bench-peers: peers-venv
+	$(PEERS_VENV)/bin/seq2seq bench peers

@@ -1,5 +1,6 @@
 """The command line: version, help, and the core benchmark on a tiny configuration."""
 
+import pytest
 from click.testing import CliRunner
 
 from seq2seq import __version__
@@ -53,3 +54,36 @@ def test_bench_keras_without_keras_says_how_to_install_it(monkeypatch, tmp_path)
     result = CliRunner().invoke(main, ["bench", "keras", "--data", str(tmp_path / "fra.txt")])
     assert result.exit_code == 1
     assert "needs Keras 3 beside torch: pip install keras" in result.output
+
+
+def test_bench_peers_without_opennmt_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onmt(name, *args, **kwargs):
+        if name == "onmt" or name.startswith("onmt."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onmt)
+    result = CliRunner().invoke(main, ["bench", "peers", "--sources", "4"])
+    assert result.exit_code == 1
+    assert "OpenNMT-py is not installed in this environment" in result.output
+    assert "make peers-venv" in result.output and "Traceback" not in result.output
+
+
+def test_bench_peers_builds_the_identical_model_in_opennmt():
+    from seq2seq.benchmarks.peers import format_peer_table, import_opennmt, run_peer_benchmark
+    from seq2seq.errors import UserError
+
+    try:
+        import_opennmt()
+    except UserError:
+        pytest.skip("OpenNMT-py lives in its own venv (make peers-venv)")
+
+    result = run_peer_benchmark(sources=16, batch_size=8, train_batches=1, rounds=1,
+                                threads=1)
+    assert result["difference"] < 1e-5  # the same weights give the same logits
+    assert result["agreement"]["greedy"] >= 14  # ties aside, the same argmax outputs
+    assert "beam 5, sentences/s" in format_peer_table(result)

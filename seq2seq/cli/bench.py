@@ -85,6 +85,27 @@ def bench_train(recipe, overrides, epochs, threads, attention_variants) -> None:
     click.echo(format_train_table(recipe, rows, source, tokens, threads))
 
 
+@bench.command("peers")
+@click.option("--sources", default=512, show_default=True, help="Sources decoded per round.")
+@click.option("--batch-size", default=64, show_default=True, help="Sentences per batch.")
+@click.option("--train-batches", default=20, show_default=True,
+              help="Training steps timed per round.")
+@click.option("--rounds", default=3, show_default=True,
+              help="Timed rounds, ours and theirs interleaved (median reported).")
+@click.option("--threads", default=2, show_default=True, help="torch threads.")
+def bench_peers(sources, batch_size, train_batches, rounds, threads) -> None:
+    """Ours vs OpenNMT-py 3.5.1 on the identical model: training, greedy, beam 5.
+
+    OpenNMT-py is not a dependency: it runs from a separate virtual environment
+    (make peers-venv; then .venv-peers/bin/seq2seq bench peers). Without it this
+    says so and exits with status 1.
+    """
+    from seq2seq.benchmarks.peers import format_peer_table, run_peer_benchmark
+
+    click.echo(format_peer_table(run_peer_benchmark(sources, batch_size, train_batches,
+                                                    rounds, threads)))
+
+
 @bench.command("decode")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",

@@ -1,0 +1,89 @@
+"""Attention lifts the fixed-state bottleneck: a synthetic reversal task.
+
+Sources are random strings of 20-40 letters; targets are the same strings reversed. The
+first target character depends on the last source character, the last on the first, so a
+decoder started from the encoder's final state alone must carry the whole string in
+(h, c), while one that attends can look each character up. Same size, same data, same
+training (CONFIG below) on 2 cores:
+
+- ``general`` attention: >= 99% of held-out strings reversed exactly (99.5-100% measured);
+- no attention: far below (about 1% measured; asserted <= 30%).
+
+Slow: the two trainings take about three minutes together.
+"""
+
+import json
+import random
+
+import pytest
+from click.testing import CliRunner
+
+from seq2seq.cli import main
+
+pytestmark = pytest.mark.slow
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+CONFIG = """
+task = "translation"
+[data]
+path = "{train}"
+valid_path = "{valid}"
+test_path = "{test}"
+[tokenizer.source]
+kind = "char"
+[tokenizer.target]
+kind = "char"
+[model]
+units = 128
+embedding = 32
+bidirectional_encoder = true
+attention = "{attention}"
+[train]
+epochs = {epochs}
+batch_size = 64
+learning_rate = 0.003
+clip_grad_norm = 1.0
+threads = 2
+[decode]
+max_len_ratio = 1.0
+max_len_offset = 3
+[eval]
+metrics = ["exact"]
+"""
+EPOCHS = 12
+
+
+def strings(count: int, rng: random.Random) -> list[str]:
+    return ["".join(rng.choice(LETTERS) for _ in range(rng.randint(20, 40)))
+            for _ in range(count)]
+
+
+@pytest.fixture(scope="module")
+def reversal(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reversal")
+    rng = random.Random(0)
+    paths = {}
+    for name, count in (("train", 6000), ("valid", 200), ("test", 500)):
+        paths[name] = root / f"{name}.tsv"
+        paths[name].write_text("".join(f"{s}\t{s[::-1]}\n" for s in strings(count, rng)))
+    return root, paths
+
+
+def exact_match(root, paths, attention: str) -> float:
+    recipe = root / f"{attention}.toml"
+    recipe.write_text(CONFIG.format(attention=attention, epochs=EPOCHS, **paths))
+    run = root / f"run-{attention}"
+    trained = CliRunner().invoke(main, ["train", str(recipe), "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    scored = CliRunner().invoke(main, ["evaluate", str(run), "--split", "test", "--metrics",
+                                       "exact", "--json"])
+    assert scored.exit_code == 0, scored.output
+    return json.loads(scored.output)["single_reference"]["exact"]
+
+
+def test_attention_learns_to_reverse_strings_the_fixed_state_cannot(reversal):
+    root, paths = reversal
+    with_attention = exact_match(root, paths, "general")
+    without = exact_match(root, paths, "none")
+    assert with_attention >= 99.0, (with_attention, without)
+    assert without <= 30.0, (with_attention, without)
