@@ -173,9 +173,10 @@ class EncoderDecoder(StepwiseDecoder, nn.Module):
             states = [self.bridge(state) for state in states]
         if self.attention is None:
             return states
-        if self.bridge is not None and self.config.bridge == "sum":  # directions joined as
+        if self.bridge is not None and self.config.bridge == "sum":
+            # a bidirectional encoder's two directions, added as its states are
             outputs = outputs[..., : self.config.units] + outputs[..., self.config.units :]
-        memory = self.attention.memory(outputs, src_lengths)  # ... the states are
+        memory = self.attention.memory(outputs, src_lengths)
         if self.config.input_feeding:
             return [*states, (memory, outputs.new_zeros(outputs.shape[0], self.config.units))]
         return [*states, (memory,)]
