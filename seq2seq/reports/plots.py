@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-_METRIC = re.compile(r"accuracy|chrf|bleu|(?<![a-z])wer(?![a-z])", re.IGNORECASE)
+_METRIC = re.compile(r"accuracy|chrf|bleu|exact|(?<![a-z])(wer|cer|per|ser|ter)(?![a-z])",
+                     re.IGNORECASE)
 _X_KEYS = ("epoch", "step")
 _MAX_ANNOTATED_CLASSES = 30
 
@@ -142,9 +143,10 @@ def plot_losses(rows: list[dict], path: str | Path, title: str = "") -> None:
     """Plot a run's losses and metrics against epoch and write them as a PNG.
 
     Left panel: every key ending in ``_loss`` (a line with markers each). Right panel, only
-    when present: every key naming a metric (``accuracy``, ``chrf``, ``bleu``, ``wer``, any
-    case). Each line uses only the rows with a number for its key, so rows may leave keys
-    out; the legend gives each line's last value.
+    when present: every key naming a metric (``accuracy``, ``chrf``, ``bleu``, ``exact``,
+    the error rates ``wer``, ``cer``, ``per``, ``ser``, ``ter``; any case). Each line uses
+    only the rows with a number for its key, so rows may leave keys out; the legend gives
+    each line's last value.
 
     Args:
         rows: the JSON objects of a run's ``metrics.jsonl``, in order. Each has ``epoch``
@@ -164,7 +166,12 @@ def plot_losses(rows: list[dict], path: str | Path, title: str = "") -> None:
         return
 
     panels = [(keys, label) for keys, label in ((losses, "loss"), (metrics, "metric")) if keys]
-    fig = _new_figure(6 * len(panels), 4.5)
+    width = 6 * len(panels)
+    # fixed margins in inches (tick labels and axis titles, a twin axis on the right): a
+    # layout solver would double the cost of drawing this plot, which runs every epoch
+    fig = _new_figure(width, 4.5, layout=None)
+    fig.subplots_adjust(left=0.8 / width, right=1 - 0.75 / width, bottom=0.6 / 4.5,
+                        top=1 - (0.7 if title else 0.35) / 4.5, wspace=1.5 / 6)
     if title:
         fig.suptitle(title)
     for index, (panel_keys, label) in enumerate(panels):
