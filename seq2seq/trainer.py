@@ -415,8 +415,8 @@ class Trainer:
         row = {"epoch": round(epoch, 4), "step": position.step, "train_loss": train_loss,
                "train_seconds": round(position.epoch_train_seconds, 3)}  # this epoch's so far
         evaluation_started = time.perf_counter()
-        with torch.no_grad(), self._averaged_weights():
-            row.update(self.task.evaluate())
+        with torch.no_grad(), self._averaged_weights(), torch.inference_mode():
+            row.update(self.task.evaluate())  # inference mode: no autograd bookkeeping
         row["eval_seconds"] = round(time.perf_counter() - evaluation_started, 3)
         self._tick(training=False)
         row["lr"] = self.optimizer.param_groups[0]["lr"]

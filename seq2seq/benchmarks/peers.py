@@ -24,6 +24,7 @@ and ``fasttext``; empty stand-in modules take their place here.
 
 from __future__ import annotations
 
+import copy
 import statistics
 import sys
 import time
@@ -209,11 +210,12 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
     }
     seconds: dict[str, list[list[float]]] = {name: [[], []] for name in ["train", *tasks]}
     agreement = {}
-    our_optimizer = torch.optim.Adam(ours.parameters(), lr=1e-4)
-    their_optimizer = torch.optim.Adam(theirs.parameters(), lr=1e-4)
+    # training runs on copies, so that the searches always compare the identical models
+    our_trained, their_trained = copy.deepcopy(ours).train(), copy.deepcopy(theirs).train()
+    our_optimizer = torch.optim.Adam(our_trained.parameters(), lr=1e-4)
+    their_optimizer = torch.optim.Adam(their_trained.parameters(), lr=1e-4)
     for round_index in range(rounds + 1):  # round 0 warms up and is not counted
         for name, (mine, other) in tasks.items():
-            ours.eval(), theirs.eval()
             results = []
             for side, run in enumerate((mine, other)):
                 start = time.perf_counter()
@@ -221,9 +223,9 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
                 if round_index:
                     seconds[name][side].append(time.perf_counter() - start)
             agreement[name] = sum(a == b for a, b in zip(*results))
-        ours.train(), theirs.train()
         for side, (model, optimizer, step) in enumerate(
-                ((ours, our_optimizer, _train_ours), (theirs, their_optimizer, _train_theirs))):
+                ((our_trained, our_optimizer, _train_ours),
+                 (their_trained, their_optimizer, _train_theirs))):
             start = time.perf_counter()
             step(model, optimizer, training)
             if round_index:
