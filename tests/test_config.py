@@ -52,3 +52,16 @@ def test_shipped_recipes_load(name):
     from seq2seq.runs import RECIPES
 
     load_recipe(MnistRecipe, find_recipe(name, RECIPES))
+
+
+def test_every_shipped_recipe_loads_as_its_task_and_builds_its_model():
+    from seq2seq.models.translator import EncoderDecoder
+    from seq2seq.runs import RECIPES, load_task_recipe
+
+    names = sorted(path.stem for path in RECIPES.glob("*.toml"))
+    assert {"fra-eng-attention", "fra-eng-full", "g2p-cmudict-attention"} <= set(names)
+    for name in names:
+        recipe = load_task_recipe(name)  # checked as it loads: a bad key fails here
+        if type(recipe).__name__ == "TranslationRecipe":
+            model = EncoderDecoder(recipe.model, 40, 40)
+            assert (model.attention is None) == (recipe.model.attention == "none"), name

@@ -22,7 +22,7 @@ COMMANDS = {
     "translate": ("seq2seq.cli.translation", "translate",
                   "Translate lines with a run's best model, one output line each."),
     "align": ("seq2seq.cli.translation", "align",
-              "Draw where an attention model looks while it translates a sentence."),
+              "Draw an attention model's source x output weights for a sentence."),
     "fill": ("seq2seq.cli.fill", "fill", "Fill the blank in sentences with a fill-in run."),
     "mnist": ("seq2seq.cli", "mnist_group",
               "mnist predict (and the aliases mnist train, mnist eval)."),
