@@ -25,6 +25,7 @@ and ``fasttext``; empty stand-in modules take their place here.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import statistics
 import sys
 import time
@@ -45,8 +46,14 @@ PAD, BOS, EOS = 0, 1, 2  # ours; OpenNMT-py's vocabularies are built in the same
 
 def import_opennmt():
     """OpenNMT-py's modules, or a :class:`UserError` saying how to install it."""
-    for name in ("spacy", "fasttext"):  # imported by transforms the benchmark never uses
-        sys.modules.setdefault(name, types.ModuleType(name))
+    if importlib.util.find_spec("onmt") is None:
+        raise UserError(f"{INSTALL} (no module named 'onmt')")
+    # spacy and fasttext are imported by transforms the benchmark never uses: empty stand-ins
+    # where they are not installed (only here, where OpenNMT-py is: other libraries, the
+    # datasets package among them, look for spacy and would take a stand-in for it)
+    for name in ("spacy", "fasttext"):
+        if importlib.util.find_spec(name) is None:
+            sys.modules.setdefault(name, types.ModuleType(name))
     # its modules use torch.cuda.amp decorators that torch 2.13 deprecates, and its beam
     # search warns that alpha 0 means no length penalty: noise in a benchmark's output
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*custom_(fwd|bwd)")
