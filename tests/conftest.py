@@ -25,14 +25,15 @@ def shared_data_dir() -> Path | None:
     return None
 
 
-def assert_steps_equal_teacher_forcing(model, src, lengths, tgt_in, logits) -> None:
+def assert_steps_equal_teacher_forcing(model, src, lengths, tgt_in, logits,
+                                       atol: float = 1e-5) -> None:
     """``encode`` then one ``step`` per position gives the teacher-forced ``logits``."""
     state = model.encode(src, lengths)
     steps = []
     for t in range(tgt_in.shape[1]):
         step_logits, state = model.step(tgt_in[:, t], state)
         steps.append(step_logits)
-    torch.testing.assert_close(torch.stack(steps, 1), logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(torch.stack(steps, 1), logits, atol=atol, rtol=1e-5)
 
 
 def pytest_addoption(parser):

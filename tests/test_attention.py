@@ -12,6 +12,7 @@ from seq2seq.errors import UserError
 from seq2seq.models.attention import Attention, EncoderMemory
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
 from seq2seq.search import repeat_state, select_state
+from tests.conftest import assert_steps_equal_teacher_forcing
 
 KINDS = ["dot", "general", "bahdanau"]
 SRC = torch.tensor([[5, 6, 7, 8, 9], [9, 5, 0, 0, 0], [6, 7, 8, 0, 0]])
@@ -56,13 +57,8 @@ def test_weights_sum_to_one_over_real_positions_and_are_zero_on_padding(
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_stepping_equals_teacher_forced_decoding(kind, input_feeding, bidirectional, cell):
     model = model_for(kind, input_feeding, bidirectional, cell)
-    teacher_forced = model(SRC, SRC_LENGTHS, TGT_IN)
-    state = model.encode(SRC, SRC_LENGTHS)
-    steps = []
-    for t in range(TGT_IN.shape[1]):
-        logits, state = model.step(TGT_IN[:, t], state)
-        steps.append(logits)
-    torch.testing.assert_close(torch.stack(steps, 1), teacher_forced, atol=1e-6, rtol=1e-5)
+    assert_steps_equal_teacher_forcing(model, SRC, SRC_LENGTHS, TGT_IN,
+                                       model(SRC, SRC_LENGTHS, TGT_IN), atol=1e-6)
 
 
 @pytest.mark.parametrize("kind,input_feeding,bidirectional", VARIANTS)

@@ -223,16 +223,14 @@ def translate_lines(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
                     generator: torch.Generator | None = None,
                     attention: bool = False) -> list[TranslatedLine]:
     """Every sentence's n-best list, in the input's order, decoded in length-sorted batches;
-    each sentence is encoded once. With ``attention`` (a model with attention), each
-    hypothesis carries its :class:`Alignment`.
+    each sentence is encoded once. With ``attention`` (a model with attention; without,
+    :meth:`EncoderDecoder.attention_weights` refuses), each hypothesis carries its
+    :class:`Alignment`.
 
     An empty (or all-blank) sentence translates to one empty translation. A sentence of
     more than ``max_input_len`` source tokens (if > 0), or one for which the search finds
     no hypothesis, gets an empty list and the reason.
     """
-    if attention and model.attention is None:
-        raise UserError("--attention: this run's model has no attention "
-                        "(model.attention = \"none\")")
     encoded = [source.encode(s) for s in sentences]
     results = [TranslatedLine([Translation("", 0.0, 0.0)], len(ids)) for ids in encoded]
     todo = [i for i, ids in enumerate(encoded) if ids and sentences[i].strip()]
