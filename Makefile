@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 MIN_VENV ?= .venv-min
 PEERS_VENV ?= .venv-peers
 
-.PHONY: install demo test test-no-bf16 test-min test-slow bench peers-venv bench-peers
+.PHONY: install demo test test-no-bf16 test-min test-slow bench peers-venv bench-peers \
+	gpu-check gpu-carry
 
 install: $(VENV)/.installed
 
@@ -67,3 +68,23 @@ $(PEERS_VENV)/.installed:
 
 bench-peers: peers-venv
 	$(PEERS_VENV)/bin/seq2seq bench peers
+
+# Every CUDA path in one run, on a GPU machine as it comes (its own python3 and CUDA torch;
+# see scripts/gpu_check.py): logs and a summary in $(GPU_CHECK_OUT). Without a CUDA device
+# it stops at once with "no CUDA device" and status 2.
+GPU_CHECK_OUT ?= gpu-check-out
+gpu-check:
+	GPU_CHECK_OUT=$(GPU_CHECK_OUT) $(PYTHON) scripts/gpu_check.py
+
+# What a GPU machine may lack, brought along (git-ignored): wheels for Python 3.12 of the
+# packages its image does not hold, and the part of fra.txt that fra-eng-keras reads.
+GPU_WHEELS = datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 fsspec==2026.9.0 \
+	pyarrow==26.0.1 jiwer==4.0.0 rapidfuzz==3.14.6
+FRA ?= ../shared/data/fra-eng/fra.txt
+gpu-carry:
+	rm -rf .whl .gpu-data
+	mkdir -p .whl .gpu-data
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+		--implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)
+	head -n 10000 $(FRA) > .gpu-data/fra.txt

@@ -61,6 +61,9 @@ class TrainConfig:
     # or AMX, GPU of compute capability 8.0+), else fp32; true insists (an error where
     # it is not native); false: fp32
     bf16: bool | Literal["auto"] = False
+    # float16 autocast with dynamic loss scaling (torch.amp.GradScaler): CUDA only, and
+    # instead of bf16 (it overrides bf16 = "auto"; with bf16 = true it is an error)
+    fp16: bool = False
     ema_decay: float = 0.0  # > 0: evaluate and save an exponential moving average of the weights
 
     def check(self) -> None:
@@ -156,6 +159,20 @@ def choose_bf16(setting: bool | str, device: torch.device) -> tuple[bool, str]:
     return False, (f"precision: fp32 (train.bf16 = auto: {precision.missing_bf16(device.type)})")
 
 
+def choose_autocast(config: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, str]:
+    """``(autocast dtype, or None for fp32; why)`` for ``train.fp16`` and ``train.bf16``
+    on ``device``. ``fp16`` off CUDA, or beside ``bf16 = true``, is a :class:`UserError`."""
+    if config.fp16:
+        if device.type != "cuda":
+            raise UserError(f"train.fp16: float16 autocast with loss scaling runs on CUDA only, "
+                            f"not on {device.type} (there, reduced precision is train.bf16)")
+        if config.bf16 is True:
+            raise UserError("train.fp16 and train.bf16 = true: choose one")
+        return torch.float16, "precision: fp16 autocast with dynamic loss scaling (train.fp16)"
+    bf16, reason = choose_bf16(config.bf16, device)
+    return (torch.bfloat16 if bf16 else None), reason
+
+
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params, lr, decay = model.parameters(), config.learning_rate, config.weight_decay
     if config.optimizer == "adam":
@@ -218,7 +235,10 @@ class Trainer:
         self.average = (AveragedModel(task.model, multi_avg_fn=get_ema_multi_avg_fn(
             config.ema_decay)) if config.ema_decay else None)
         self.device = next(task.model.parameters()).device
-        self.bf16, self.precision = choose_bf16(config.bf16, self.device)
+        self.autocast_dtype, self.precision = choose_autocast(config, self.device)
+        # fp16 only: gradients scaled up against underflow (its state travels in checkpoints)
+        self.scaler = (torch.amp.GradScaler(self.device.type)
+                       if self.autocast_dtype == torch.float16 else None)
         self.position = Position()
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._interrupted = False
@@ -241,6 +261,7 @@ class Trainer:
             "averaged": int(self.average.n_averaged) if self.average is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "position": vars(self.position).copy(),
@@ -255,6 +276,8 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
             self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler") is not None:
+            self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"])
         if state["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -369,7 +392,8 @@ class Trainer:
     def _train_step(self, batch: Any, bar) -> None:
         position, config, model = self.position, self.config, self.task.model
         model.train()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                            enabled=self.autocast_dtype is not None):
             loss, count = self.task.loss(batch, position.step + 1)
         if not torch.isfinite(loss):
             bar.close()
@@ -378,10 +402,18 @@ class Trainer:
                 f"{position.epoch + 1}, step {position.step + 1}; the last good checkpoint "
                 f"is {checkpoint.checkpoints_dir(self.run_dir) / 'last'}")
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.clip_grad_norm > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            if config.clip_grad_norm > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+            self.optimizer.step()
+        else:  # a step whose scaled gradients overflowed is skipped, and the scale lowered
+            self.scaler.scale(loss).backward()
+            if config.clip_grad_norm > 0:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         if self.average is not None:
             self.average.update_parameters(model)
         position.batch += 1

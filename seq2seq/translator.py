@@ -50,9 +50,12 @@ class Translator:
         self.search, self.recipe, self.max_input_len = search, recipe, max_input_len
 
     @classmethod
-    def from_pretrained(cls, run_dir: str | Path, which: str = "best") -> Translator:
-        """Load a run directory's ``best`` (or ``last``) checkpoint, or a checkpoint directory."""
+    def from_pretrained(cls, run_dir: str | Path, which: str = "best",
+                        device: str | torch.device = "cpu") -> Translator:
+        """Load a run directory's ``best`` (or ``last``) checkpoint, or a checkpoint directory,
+        onto ``device``."""
         run = load_run(run_dir, which, expected_task="translation")
+        run.model.to(device)
         longest = read_training_lengths(run.checkpoint).get("longest_source_tokens")
         limit = MAX_INPUT_TIMES_LONGEST * longest if longest else MAX_INPUT_WITHOUT_LENGTHS
         return cls(run.model, run.tokenizers["source"], run.tokenizers["target"],

@@ -7,6 +7,33 @@ import torch
 torch.set_num_threads(min(2, torch.get_num_threads()))
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test touches the network
 os.environ["HF_DATASETS_OFFLINE"] = "1"
+# deterministic cuBLAS (and cuDNN's LSTM on it) for the CUDA resume tests; read when CUDA
+# starts, so set before any test touches it; nothing on a CPU-only machine reads it
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """A test that takes ``device`` runs on the CPU and, where torch sees one, on CUDA
+    (collected and skipped without). On CUDA, TF32 is off for the test (cuBLAS and cuDNN
+    would otherwise round fp32 products to 10-bit mantissas) and algorithms are
+    deterministic where cuDNN has a deterministic choice, so fp32 tolerances hold."""
+    if request.param == "cpu":
+        yield torch.device("cpu")
+        return
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield torch.device("cuda")
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark) = saved
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.translator import Translator
+from tests.conftest import CUDA
 
 PAIRS = [
     ("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
@@ -215,3 +216,24 @@ def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):
                                        "--threads", "1", "--set", f"data.path={pairs_file}"])
     assert result.exit_code == 0, result.output
     assert "greedy, batched" in result.output and "beam 2, one at a time" in result.output
+
+
+@CUDA
+def test_training_resuming_and_translating_on_cuda_through_the_command_line(pairs_file,
+                                                                           tmp_path):
+    run_dir = tmp_path / "cuda"
+    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
+                                       f"data.path={pairs_file}", "--device", "cuda",
+                                       "--out", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(row["train_loss"] > 0 for row in rows)
+    result = CliRunner().invoke(main, ["train", "--resume", str(run_dir), "--set",
+                                       "train.epochs=3", "--device", "cuda"])
+    assert result.exit_code == 0, result.output
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 3
+    translator = Translator.from_pretrained(run_dir, device="cuda")
+    assert translator.device.type == "cuda"
+    on_gpu = translator.translate(["the cat sleeps.", "hello"], beam=3)
+    on_cpu = Translator.from_pretrained(run_dir).translate(["the cat sleeps.", "hello"], beam=3)
+    assert on_gpu == on_cpu

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from seq2seq.cli import main
 from seq2seq.core import GRU, LSTM, Bidirectional, SimpleRNN, precision
 from seq2seq.errors import UserError
-from seq2seq.trainer import choose_bf16
+from seq2seq.trainer import TrainConfig, choose_autocast, choose_bf16
 
 NATIVE = precision.bf16_native("cpu")
 needs_native_bf16 = pytest.mark.skipif(not NATIVE, reason="this CPU has no native bf16")
@@ -139,3 +139,19 @@ def test_bench_core_without_native_bf16_says_so(not_native):
     assert result.exit_code == 0, result.output
     assert "bf16: not native on this CPU" in result.output
     assert "fused bf16" not in result.output
+
+
+def test_fp16_is_cuda_only_and_never_beside_bf16_true():
+    """The choice itself (no GPU needed: it reads the device's type); fp16 training runs in
+    tests/test_resume.py on CUDA."""
+    with pytest.raises(UserError, match=r"^train.fp16: float16 autocast with loss scaling "
+                                        r"runs on CUDA only, not on cpu"):
+        choose_autocast(TrainConfig(fp16=True), torch.device("cpu"))
+    cuda = torch.device("cuda")
+    with pytest.raises(UserError, match="train.fp16 and train.bf16 = true: choose one"):
+        choose_autocast(TrainConfig(fp16=True, bf16=True), cuda)
+    for bf16 in (False, "auto"):  # fp16 wins over auto
+        assert choose_autocast(TrainConfig(fp16=True, bf16=bf16), cuda) == (
+            torch.float16, "precision: fp16 autocast with dynamic loss scaling (train.fp16)")
+    assert choose_autocast(TrainConfig(), torch.device("cpu")) == (
+        None, "precision: fp32 (train.bf16 = false)")

@@ -67,6 +67,8 @@ TRAIN = {  # shared by the three tasks: (overrides, expected) with expected "dif
     "train.threads": ({"train.threads": 1}, "threads"),
     "train.device": ({"train.device": "cuda"}, "device"),
     "train.bf16": ({"train.bf16": True}, "bf16"),
+    "train.fp16": ({"train.fp16": True}, "train.fp16: float16 autocast with loss scaling runs "
+                                         "on CUDA only, not on cpu"),
     "train.ema_decay": ({"train.ema_decay": 0.5}, "differs"),
 }
 

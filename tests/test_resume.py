@@ -26,6 +26,7 @@ from seq2seq.tasks.translation import (
     TranslationTask,
 )
 from seq2seq.trainer import Interrupted, TrainConfig, Trainer
+from tests.conftest import CUDA
 from tests.test_trainer import make_task as make_mnist_task
 
 TIMING = ("train_seconds", "eval_seconds", "elapsed_s")
@@ -40,7 +41,7 @@ def quiet(_message):
     pass
 
 
-def make_translation_task(train=None, teacher_forcing=None):
+def make_translation_task(train=None, teacher_forcing=None, device="cpu"):
     recipe = TranslationRecipe(
         data=PairDataConfig(path="unused"),
         model=TranslatorConfig(units=12, embedding=6),
@@ -51,10 +52,10 @@ def make_translation_task(train=None, teacher_forcing=None):
     )
     torch.manual_seed(recipe.train.seed)
     splits = PairSplits(PAIRS[:30], PAIRS[30:], [], "synthetic", 0, 0)
-    return TranslationTask(recipe, splits, torch.device("cpu"))
+    return TranslationTask(recipe, splits, torch.device(device))
 
 
-def make_fill_task(train=None):
+def make_fill_task(train=None, device="cpu"):
     recipe = FillRecipe(data=BlankDataConfig(embedded=True),
                         model=BlankFillerConfig(units=10, embedding=6, dropout=0.2),
                         train=TrainConfig(**{"epochs": 3, "batch_size": 4, "seed": 5,
@@ -62,7 +63,7 @@ def make_fill_task(train=None):
                         decode=SearchConfig(batch_size=8))
     torch.manual_seed(recipe.train.seed)
     splits = BlankSplits(SENTENCES[:16], blank_sentences(SENTENCES[16:], 1), "synthetic", 0)
-    return FillTask(recipe, splits, torch.device("cpu"))
+    return FillTask(recipe, splits, torch.device(device))
 
 
 CONFIGURATIONS = {
@@ -195,3 +196,37 @@ def test_the_time_budget_counts_the_whole_run_across_resumes(tmp_path, monkeypat
     _, rows, _ = interrupted_then_resumed(make, tmp_path / "cut", step=8)
     assert [row["step"] for row in rows] == [5, 10]
     assert [row["elapsed_s"] for row in rows] == [5.0, 10.0]
+
+
+# On CUDA: the same runs on the GPU, in fp32, bf16 autocast and fp16 with loss scaling (the
+# scaler's state travels in the checkpoint). Deterministic algorithms are asked for with
+# warn_only, so that an operation without a deterministic CUDA kernel shows as a warning
+# naming it (and, if it changes the result, as a failed equality) rather than an error;
+# CUBLAS_WORKSPACE_CONFIG (set in conftest before CUDA starts) makes cuBLAS, and with it
+# cuDNN's LSTM, deterministic.
+CUDA_CONFIGURATIONS = {
+    "mnist": lambda: make_mnist_task("cuda"),
+    "translation, scheduled sampling (linear)": lambda: make_translation_task(
+        teacher_forcing={"sampling_probability": 0.5, "schedule": "linear", "ramp_steps": 9},
+        device="cuda"),
+    "translation, bf16 autocast": lambda: make_translation_task(train={"bf16": "auto"},
+                                                                device="cuda"),
+    "translation, fp16 with loss scaling": lambda: make_translation_task(
+        train={"fp16": True, "clip_grad_norm": 1.0}, device="cuda"),
+    "fill-in": lambda: make_fill_task(device="cuda"),
+}
+
+
+@CUDA
+@pytest.mark.parametrize("name", list(CUDA_CONFIGURATIONS))
+def test_an_interrupted_step_resumes_exactly_on_cuda(name, tmp_path):
+    make = CUDA_CONFIGURATIONS[name]
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        reference = uninterrupted(make, tmp_path / "whole")
+        batches = len(reference[0].batches(0, reference[0].recipe.train.seed))
+        task, rows, path = interrupted_then_resumed(make, tmp_path / "cut", step=batches + 2)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert checkpoint.step_of(path) == batches + 2
+    assert_same_run(reference, (task, rows), tmp_path / "whole", tmp_path / "cut")

@@ -222,9 +222,9 @@ def test_one_model_step_per_time_step_for_all_sentences_and_beams():
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", CONFIGS)
-def test_beam_size_1_is_greedy(seed, name):
-    model = tiny_model(seed, name)
-    src, lengths = toy_batch()
+def test_beam_size_1_is_greedy(seed, name, device):
+    model = tiny_model(seed, name).to(device)
+    src, lengths = (t.to(device) for t in toy_batch())
     for constraints in ({}, {"min_len": 2, "no_repeat_ngram": 2}):
         config = SearchConfig(beam_size=1, **constraints)
         greedy = greedy_search(model, src, lengths, BOS, EOS, config)
@@ -240,17 +240,22 @@ def test_beam_size_1_is_greedy(seed, name):
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", CONFIGS)
-def test_a_sentence_decodes_the_same_alone_or_in_any_batch(seed, name):
-    model = tiny_model(seed, name)
-    src, lengths = toy_batch()
-    config = SearchConfig(beam_size=3, nbest=3, alpha=0.6)
-    batched = beam_search(model, src, lengths, BOS, EOS, config)
-    order = torch.tensor([2, 0, 3, 1])
-    padded = torch.cat([src, torch.zeros(4, 3, dtype=torch.long)], 1)[order]
-    permuted = beam_search(model, padded, lengths[order], BOS, EOS, config)
+@pytest.mark.parametrize("search", ["beam", "greedy"])
+def test_a_sentence_decodes_the_same_alone_or_in_any_batch(seed, name, search, device):
+    model = tiny_model(seed, name).to(device)
+    src, lengths = (t.to(device) for t in toy_batch())
+    if search == "beam":
+        config = SearchConfig(beam_size=3, nbest=3, alpha=0.6)
+        run = lambda s, n: beam_search(model, s, n, BOS, EOS, config)  # noqa: E731
+    else:
+        run = lambda s, n: [[h] for h in greedy_search(model, s, n, BOS, EOS,  # noqa: E731
+                                                        SearchConfig())]
+    batched = run(src, lengths)
+    order = torch.tensor([2, 0, 3, 1], device=device)
+    padded = torch.cat([src, torch.zeros(4, 3, dtype=torch.long, device=device)], 1)[order]
+    permuted = run(padded, lengths[order])
     for position, row in enumerate(order.tolist()):
-        alone = beam_search(model, src[row : row + 1, : lengths[row]], lengths[row : row + 1],
-                            BOS, EOS, config)[0]
+        alone = run(src[row : row + 1, : lengths[row]], lengths[row : row + 1])[0]
         for other in (alone, permuted[position]):
             assert [h.tokens for h in other] == [h.tokens for h in batched[row]]
             assert [h.score for h in other] == pytest.approx([h.score for h in batched[row]],

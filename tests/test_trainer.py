@@ -27,14 +27,14 @@ def synthetic_digits(count=96, seed=0):
     return DigitSplits(images, labels, images[:40].clone(), labels[:40].clone(), "synthetic")
 
 
-def make_task(**train):
+def make_task(device: str = "cpu", **train):
     recipe = MnistRecipe(
         data=MnistDataConfig(source="embedded", valid_size=16),
         model=RowClassifierConfig(units=8, dropout=0.3),
         train=TrainConfig(**{"epochs": 2, "batch_size": 16, "seed": 7, **train}),
     )
     torch.manual_seed(recipe.train.seed)
-    return MnistTask(recipe, synthetic_digits(), torch.device("cpu"))
+    return MnistTask(recipe, synthetic_digits(), torch.device(device))
 
 
 def quiet(_message):

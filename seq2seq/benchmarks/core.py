@@ -39,21 +39,23 @@ def _random_lengths(batch: int, time_steps: int, generator: torch.Generator) -> 
     return lengths
 
 
-def _contenders(batch: int, time_steps: int, features: int, units: int, bf16: bool):
+def _contenders(batch: int, time_steps: int, features: int, units: int, bf16: bool,
+                device: torch.device):
     """name -> (module, extra kwargs, autocast flag); the bf16 ones only if ``bf16``."""
     generator = torch.Generator().manual_seed(0)
-    ours = LSTM(features, units, return_sequences=True, return_state=True)
-    reference = LSTM(features, units, return_sequences=True, return_state=True, fused=False)
+    ours = LSTM(features, units, return_sequences=True, return_state=True).to(device)
+    reference = LSTM(features, units, return_sequences=True, return_state=True,
+                     fused=False).to(device)
     reference.load_state_dict(ours.state_dict())
-    torch_lstm = nn.LSTM(features, units, batch_first=True)
-    lengths = _random_lengths(batch, time_steps, generator)
+    torch_lstm = nn.LSTM(features, units, batch_first=True).to(device)
+    lengths = _random_lengths(batch, time_steps, generator)  # packing takes them on the CPU
     contenders = {
         "torch.nn.LSTM": (torch_lstm, {}, False),
         "fused": (ours, {}, False),
-        "fused, lengths": (ours, {"lengths": lengths}, False),
+        "fused, lengths": (ours, {"lengths": lengths.to(device)}, False),
         "torch.nn.LSTM, packed": (torch_lstm, {"packed": lengths}, False),
         "reference": (reference, {}, False),
-        "reference, lengths": (reference, {"lengths": lengths}, False),
+        "reference, lengths": (reference, {"lengths": lengths.to(device)}, False),
     }
     if bf16:
         contenders["torch.nn.LSTM bf16"] = (torch_lstm, {}, True)
@@ -64,7 +66,8 @@ def _contenders(batch: int, time_steps: int, features: int, units: int, bf16: bo
 def _call(module: nn.Module, x: torch.Tensor, kwargs: dict, bf16: bool, backward: bool
           ) -> Callable[[], None]:
     def run() -> None:
-        amp = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        amp = (torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16
+               else contextlib.nullcontext())
         grad = contextlib.nullcontext() if backward else torch.no_grad()
         with grad, amp:
             if "packed" in kwargs:  # torch's own variable-length path, packing included
@@ -83,23 +86,29 @@ def _call(module: nn.Module, x: torch.Tensor, kwargs: dict, bf16: bool, backward
 
 def run_core_benchmark(batch: int = 64, time_steps: tuple[int, ...] = (16, 60),
                        units: tuple[int, ...] = (256, 512), features: int = 80,
-                       threads: int = 2, rounds: int = 7) -> list[CoreTiming]:
-    """Time every contender at every (time, units); returns one row per contender and mode.
+                       threads: int = 2, rounds: int = 7, device: str = "cpu"
+                       ) -> list[CoreTiming]:
+    """Time every contender at every (time, units) on ``device``; returns one row per
+    contender and mode.
 
-    The bf16 contenders run only where the CPU runs bf16 natively (:mod:`precision`).
+    The bf16 contenders run only where the device runs bf16 natively (:mod:`precision`).
+    On CUDA each timing waits for the GPU's queued work (and TF32 stays at torch's
+    defaults, the same for every contender).
     """
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    bf16 = precision.bf16_native("cpu")
+    device = torch.device(device)
+    bf16 = precision.bf16_native(device.type)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else lambda: None
     results: list[CoreTiming] = []
     for steps in time_steps:
         for size in units:
-            contenders = _contenders(batch, steps, features, size, bf16)
-            x = torch.randn(batch, steps, features, requires_grad=True)
+            contenders = _contenders(batch, steps, features, size, bf16, device)
+            x = torch.randn(batch, steps, features, device=device, requires_grad=True)
             for mode, backward in (("forward", False), ("forward+backward", True)):
                 calls = {name: _call(module, x, kwargs, bf16, backward)
                          for name, (module, kwargs, bf16) in contenders.items()}
-                medians = interleaved_medians(calls, rounds)
+                medians = interleaved_medians(calls, rounds, synchronize=synchronize)
                 tokens = batch * steps
                 for name, seconds in medians.items():
                     reference = medians["torch.nn.LSTM bf16" if "bf16" in name
@@ -109,9 +118,11 @@ def run_core_benchmark(batch: int = 64, time_steps: tuple[int, ...] = (16, 60),
     return results
 
 
-def format_core_table(results: list[CoreTiming], batch: int, features: int, threads: int) -> str:
+def format_core_table(results: list[CoreTiming], batch: int, features: int, threads: int,
+                      device: str = "cpu") -> str:
+    where = f"{threads} threads" if device == "cpu" else device
     lines = [
-        f"LSTM, batch {batch}, {features} input features, {threads} threads; tokens/s "
+        f"LSTM, batch {batch}, {features} input features, {where}; tokens/s "
         "(ratio to torch.nn.LSTM in the same precision, same process)",
         f"{'T':>4} {'units':>5}  {'contender':<20} {'forward':>12} {'ratio':>6} "
         f"{'fwd+bwd':>12} {'ratio':>6}",
@@ -132,7 +143,7 @@ def format_core_table(results: list[CoreTiming], batch: int, features: int, thre
             bf16 = rows[(steps, size, name)]["forward+backward"].tokens_per_second
             speedups.append(f"T={steps} units={size}: {bf16 / fp32:.2f}x")
     lines.append("fused path, bf16 autocast vs fp32 (forward+backward): "
-                 + (", ".join(speedups) or "bf16: not native on this CPU"))
+                 + (", ".join(speedups) or f"bf16: not native on this {device.upper()}"))
     return "\n".join(lines)
 
 

@@ -27,6 +27,8 @@ class DecodeTiming:
 
 
 def time_decoding(translator, sentences: list[str], beam: int, batch_size: int) -> DecodeTiming:
+    """Seconds to decode ``sentences`` (results are read back to the host, so a GPU's
+    queued work is done when the clock stops)."""
     config = translator.search_config(beam_size=beam, nbest=1, batch_size=batch_size)
     start = time.perf_counter()
     translator.hypotheses(sentences, config)

@@ -19,26 +19,33 @@ from seq2seq.config import find_recipe, load_recipe
 
 
 def run_train_benchmark(recipe_name: str, recipes_dir: Path, overrides: list[str],
-                        epochs: int, threads: int) -> tuple[list[dict], str, int]:
-    """Metrics rows of ``epochs`` epochs, the data description, and tokens per epoch."""
+                        epochs: int, threads: int, device: str = "cpu"
+                        ) -> tuple[list[dict], str, int]:
+    """Metrics rows of ``epochs`` epochs on ``device``, the data description, and tokens
+    per epoch."""
     from seq2seq.tasks.translation import TranslationRecipe, TranslationTask, load_splits
-    from seq2seq.trainer import Trainer
+    from seq2seq.trainer import Trainer, pick_device
 
     torch.set_num_threads(threads)
     recipe = load_recipe(TranslationRecipe, find_recipe(recipe_name, recipes_dir),
-                         [*overrides, f"train.epochs={epochs}", "train.early_stopping_patience=0"])
+                         [*overrides, f"train.epochs={epochs}", "train.early_stopping_patience=0",
+                          f"train.device={device}"])
     torch.manual_seed(recipe.train.seed)
     splits = load_splits(recipe.data)
-    task = TranslationTask(recipe, splits, torch.device("cpu"))
+    task = TranslationTask(recipe, splits, pick_device(recipe.train.device))
     tokens = sum(target for _, target in task.train_lengths)
+    steps = len(task.batches(0, recipe.train.seed))
     with tempfile.TemporaryDirectory() as run_dir:
         rows = Trainer(task, recipe.train, Path(run_dir), log=lambda _m: None).fit()
+    for row in rows:
+        row["steps"] = steps
     return rows, splits.source, tokens
 
 
 def format_train_table(recipe_name: str, rows: list[dict], source: str, tokens: int,
-                       threads: int) -> str:
-    lines = [f"{recipe_name}: {source}; {tokens:,} target tokens per epoch; {threads} threads",
+                       threads: int, device: str = "cpu") -> str:
+    where = f"{threads} threads" if device == "cpu" else device
+    lines = [f"{recipe_name}: {source}; {tokens:,} target tokens per epoch; {where}",
              f"{'epoch':>5} {'train s':>8} {'tok/s':>8} {'eval s':>7} {'other s':>8} "
              f"{'epoch s':>8} {'valid loss':>10}"]
     previous = 0.0
@@ -53,7 +60,9 @@ def format_train_table(recipe_name: str, rows: list[dict], source: str, tokens: 
     train = median([row["train_seconds"] for row in steady])
     outside = median([row["elapsed_s"] - before["elapsed_s"] - row["train_seconds"]
                       for before, row in zip(rows, rows[1:])] or [0.0])
-    lines.append(f"median training time per epoch (after the first): {train:.2f} s; outside "
+    per_step = 1000 * train / rows[0]["steps"]
+    lines.append(f"median training time per epoch (after the first): {train:.2f} s "
+                 f"({per_step:.2f} ms per step of {rows[0]['steps']}); outside "
                  f"the training steps (evaluation, checkpoint, plot): {outside:.2f} s "
                  f"({outside / train:.0%} of the steps)")
     return "\n".join(lines)
@@ -65,7 +74,8 @@ ATTENTION_VARIANTS = [("none", False), ("dot", False), ("general", False),
 
 
 def run_attention_benchmark(recipe_name: str, recipes_dir: Path, overrides: list[str],
-                            epochs: int, threads: int) -> tuple[list[tuple], str]:
+                            epochs: int, threads: int, device: str = "cpu"
+                            ) -> tuple[list[tuple], str]:
     """``(attention, input_feeding, median training tokens/s)`` per variant of the recipe's
     model, trained the same way, and the data description."""
     results, source = [], ""
@@ -74,7 +84,8 @@ def run_attention_benchmark(recipe_name: str, recipes_dir: Path, overrides: list
         if feeding:
             settings.append("model.input_feeding=true")
         rows, source, tokens = run_train_benchmark(recipe_name, recipes_dir,
-                                                   [*overrides, *settings], epochs, threads)
+                                                   [*overrides, *settings], epochs, threads,
+                                                   device)
         steady = rows[1:] or rows
         seconds = sorted(row["train_seconds"] for row in steady)[len(steady) // 2]
         results.append((kind, feeding, tokens / seconds))

@@ -21,14 +21,17 @@ def bench() -> None:
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
 @click.option("--rounds", default=7, show_default=True, help="Timed rounds (median reported).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead.")
-def bench_core(batch, time_steps, units, features, threads, rounds, as_json) -> None:
+@click.option("--device", default="cpu", show_default=True,
+              type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+def bench_core(batch, time_steps, units, features, threads, rounds, as_json, device) -> None:
     """Our LSTM (fused, reference, lengths, bf16) vs torch.nn.LSTM, tokens/s."""
     from seq2seq.benchmarks.core import format_core_table, results_json, run_core_benchmark
 
+    _check_device(device)
     results = run_core_benchmark(batch, _ints(time_steps, "--time-steps"), _ints(units, "--units"),
-                                 features, threads, rounds)
+                                 features, threads, rounds, device)
     click.echo(results_json(results) if as_json else format_core_table(results, batch, features,
-                                                                       threads))
+                                                                       threads, device))
 
 
 @bench.command("mnist")
@@ -66,7 +69,9 @@ def bench_mnist(data_dir, rounds, threads, process_rounds) -> None:
 @click.option("--attention", "attention_variants", is_flag=True,
               help="Train once per attention setting (none, dot, general, bahdanau; with "
                    "and without input feeding) and compare training tokens/s.")
-def bench_train(recipe, overrides, epochs, threads, attention_variants) -> None:
+@click.option("--device", default="cpu", show_default=True,
+              type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+def bench_train(recipe, overrides, epochs, threads, attention_variants, device) -> None:
     """Seconds per training epoch of a translation RECIPE, through the real trainer."""
     from seq2seq.benchmarks.train import (
         format_attention_table,
@@ -76,13 +81,39 @@ def bench_train(recipe, overrides, epochs, threads, attention_variants) -> None:
     )
     from seq2seq.runs import RECIPES
 
+    _check_device(device)
     if attention_variants:
         results, source = run_attention_benchmark(recipe, RECIPES, list(overrides), epochs,
-                                                  threads)
+                                                  threads, device)
         click.echo(format_attention_table(recipe, results, source, threads))
         return
-    rows, source, tokens = run_train_benchmark(recipe, RECIPES, list(overrides), epochs, threads)
-    click.echo(format_train_table(recipe, rows, source, tokens, threads))
+    rows, source, tokens = run_train_benchmark(recipe, RECIPES, list(overrides), epochs, threads,
+                                               device)
+    click.echo(format_train_table(recipe, rows, source, tokens, threads, device))
+
+
+@bench.command("precision")
+@click.argument("recipe", default="fra-eng-keras")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a recipe key, e.g. data.path=../shared/data/fra-eng/fra.txt.")
+@click.option("--steps", default=100, show_default=True,
+              help="Training steps per precision (the first batches of the first epoch).")
+@click.option("--threads", default=2, show_default=True, help="torch threads.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Keep the runs in OUT/fp32, OUT/bf16, OUT/fp16 (default: a temporary one).")
+@click.option("--device", default="cpu", show_default=True,
+              type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+def bench_precision(recipe, overrides, steps, threads, out, device) -> None:
+    """A translation RECIPE's first training steps in fp32, bf16 autocast and fp16 with
+    loss scaling (CUDA only), from one seed: training and validation loss, tokens/s."""
+    from seq2seq.benchmarks.precision import format_precision_table, run_precision_benchmark
+    from seq2seq.runs import RECIPES
+
+    _check_device(device)
+    _positive(steps, "--steps")
+    results, source = run_precision_benchmark(recipe, RECIPES, list(overrides), steps, device,
+                                              threads, out)
+    click.echo(format_precision_table(recipe, results, source, steps, device))
 
 
 @bench.command("peers")
@@ -113,19 +144,23 @@ def bench_peers(sources, batch_size, train_batches, rounds, threads) -> None:
 @click.option("--beam", default=5, show_default=True, help="Beam size to time beside greedy.")
 @click.option("--batch-size", default=256, show_default=True, help="Sentences per batch.")
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
-def bench_decode(run_dir, overrides, beam, batch_size, threads) -> None:
+@click.option("--device", default="cpu", show_default=True,
+              type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+def bench_decode(run_dir, overrides, beam, batch_size, threads, device) -> None:
     """Batched greedy and beam search vs one sentence at a time, on RUN_DIR's validation set."""
     from seq2seq.benchmarks.decode import format_decode_table, run_decode_benchmark
     from seq2seq.config import override_section
     from seq2seq.tasks.translation import load_splits
     from seq2seq.translator import Translator
 
-    translator = Translator.from_pretrained(run_dir)
+    _check_device(device)
+    translator = Translator.from_pretrained(run_dir, device=device)
     splits = load_splits(override_section(translator.recipe.data, "data", list(overrides)))
     sentences = [pair.src for pair in splits.valid]
     rows = run_decode_benchmark(translator, sentences, (1, beam), batch_size, threads=threads)
+    where = f"{threads} threads" if device == "cpu" else device
     click.echo(format_decode_table(rows, f"{run_dir}: {len(sentences):,} validation sources, "
-                                         f"{threads} threads"))
+                                         f"{where}"))
 
 
 @bench.command("keras")
@@ -166,6 +201,20 @@ def bench_lengths(lengths, beam, sentences, threads) -> None:
 
     rows = run_length_benchmark(_ints(lengths, "--lengths"), (1, beam), sentences, threads)
     click.echo(format_length_table(rows, threads))
+
+
+def _check_device(device: str) -> None:
+    """``--device cuda`` where torch sees no CUDA device: a one-line error."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise click.BadParameter("cuda: torch sees no CUDA device here", param_hint="--device")
+
+
+def _positive(value: int, option: str) -> None:
+    if value < 1:
+        raise click.BadParameter(f"expected a positive integer, got {value}", param_hint=option)
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:

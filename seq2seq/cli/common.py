@@ -59,7 +59,7 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     import torch
 
     from seq2seq.runs import load_task_recipe, read_saved_recipe
-    from seq2seq.trainer import choose_bf16, pick_device
+    from seq2seq.trainer import choose_autocast, pick_device
 
     if resume_dir is not None:
         run_dir = resume_dir
@@ -79,7 +79,7 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
             setattr(config.train, name, value)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
-    _, reason = choose_bf16(config.train.bf16, pick_device(config.train.device))
+    _, reason = choose_autocast(config.train, pick_device(config.train.device))
     click.echo(reason)  # before any data is read: a bf16 = true that cannot run fails here
     torch.manual_seed(config.train.seed)
     return config, run_dir, resume_dir is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from seq2seq import preload
 from seq2seq.cli.common import check_applies, prepare_run, training_options
 from seq2seq.errors import UserError
 
@@ -23,6 +24,8 @@ def _train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_d
     config, run_dir, resuming = prepare_run(recipe, default_recipe, overrides, run_dir,
                                             resume_dir, threads, device, bf16, expected_task)
     check_applies(config.task, {"--data-dir": data_dir}, {"--data-dir": ("mnist",)})
+    # what the optimizer's first step and loss.png import, while the data is read
+    preload.import_in_background(*preload.OPTIMIZER, *preload.PLOTS)
     if config.task == "translation":
         from seq2seq.cli.translation import train_translation
 

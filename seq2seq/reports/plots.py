@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from seq2seq import preload
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -33,13 +35,7 @@ def import_in_background() -> threading.Thread:
     """Start importing matplotlib on a background thread (most of a second, once), so that
     a run's first plot does not wait for it: the import overlaps the first training steps,
     whose torch kernels release the GIL."""
-    def load() -> None:
-        import matplotlib.backends.backend_agg  # noqa: F401
-        import matplotlib.figure  # noqa: F401
-
-    thread = threading.Thread(target=load, name="import-matplotlib", daemon=True)
-    thread.start()
-    return thread
+    return preload.import_in_background(*preload.PLOTS)
 
 
 def _new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
