@@ -76,10 +76,10 @@ def collate(examples: Sequence[tuple[Sequence[int], Sequence[int]]], indices: Se
     sources = [list(source) or [eos_id] for source, _ in examples]
     targets = [list(target) for _, target in examples]
     return Batch(
-        src=_pad(sources, pad_id),
+        src=pad_rows(sources, pad_id),
         src_lengths=torch.tensor([len(source) for source in sources], dtype=torch.int64),
-        tgt_in=_pad([[bos_id, *target] for target in targets], pad_id),
-        tgt_out=_pad([[*target, eos_id] for target in targets], pad_id),
+        tgt_in=pad_rows([[bos_id, *target] for target in targets], pad_id),
+        tgt_out=pad_rows([[*target, eos_id] for target in targets], pad_id),
         tgt_lengths=torch.tensor([len(target) + 1 for target in targets], dtype=torch.int64),
         indices=torch.tensor(list(indices), dtype=torch.int64),
     )
@@ -155,12 +155,13 @@ def padding_ratio(batches: Sequence[Sequence[int]], lengths: Sequence[Length]) -
     return padded / total if total else 0.0
 
 
-def _pad(rows: list[list[int]], pad_id: int) -> torch.Tensor:
-    """``(len(rows), longest row)`` int64, each row left-aligned, the rest ``pad_id``."""
-    padded = torch.full((len(rows), max(len(row) for row in rows)), pad_id, dtype=torch.int64)
-    for at, row in enumerate(rows):
-        padded[at, :len(row)] = torch.tensor(row, dtype=torch.int64)
-    return padded
+def pad_rows(rows: list[list[int]], pad_id: int,
+             device: torch.device | str | None = None) -> torch.Tensor:
+    """``(len(rows), longest row)`` int64 on ``device``, each row left-aligned, the rest
+    ``pad_id``."""
+    longest = max(len(row) for row in rows)
+    return torch.tensor([[*row, *[pad_id] * (longest - len(row))] for row in rows],
+                        dtype=torch.int64, device=device)
 
 
 def _sides(length: Length) -> tuple[int, ...]:

@@ -116,18 +116,26 @@ class SymbolTokenizer:
 
     Attributes:
         symbols: the vocabulary in id order, starting with :data:`SPECIALS`.
+        pad_to: with ``pad_symbol``, :meth:`encode` appends that symbol until a text has
+            ``pad_to`` symbols (0: never). It is an input convention, not padding: the
+            Keras lstm_seq2seq example feeds every source padded with spaces to the longest
+            source length, and a model imported from it (``seq2seq import-keras``) must see
+            the same inputs.
     """
 
     kind: str
     separator: str  # what decode() puts between symbols
     pad_id, bos_id, eos_id, unk_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID
 
-    def __init__(self, symbols: Sequence[str]) -> None:
+    def __init__(self, symbols: Sequence[str], pad_to: int = 0, pad_symbol: str = "") -> None:
         if tuple(symbols[:len(SPECIALS)]) != SPECIALS:
             raise ValueError(f"symbols must start with {list(SPECIALS)}, got {symbols[:4]}")
         self.symbols = list(symbols)
         # Specials are never learned symbols: the text "<s>" is unknown, not bos.
         self._ids = {symbol: i for i, symbol in enumerate(self.symbols) if i >= len(SPECIALS)}
+        if pad_to and pad_symbol not in self._ids:
+            raise ValueError(f"pad_symbol: {pad_symbol!r} is not in the vocabulary")
+        self.pad_to, self.pad_symbol = pad_to, pad_symbol
         self.unknown_count = 0
 
     @staticmethod
@@ -150,6 +158,8 @@ class SymbolTokenizer:
     def encode(self, text: str) -> list[int]:
         ids = [self._ids.get(symbol, UNK_ID) for symbol in self.split(text)]
         self.unknown_count += ids.count(UNK_ID)
+        if self.pad_to and ids and len(ids) < self.pad_to:  # an empty text stays empty
+            ids += [self._ids[self.pad_symbol]] * (self.pad_to - len(ids))
         return ids
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -157,6 +167,8 @@ class SymbolTokenizer:
 
     def save(self, directory: Path, name: str) -> None:
         data = {"kind": self.kind, "symbols": self.symbols, "version": FORMAT_VERSION}
+        if self.pad_to:
+            data |= {"pad_to": self.pad_to, "pad_symbol": self.pad_symbol}
         write_atomic(Path(directory) / f"{name}.tokenizer.json", _json_bytes(data))
 
 
@@ -263,7 +275,12 @@ def load_tokenizer(directory: Path, name: str) -> Tokenizer:
         raise UserError(f"{path}: version: expected {FORMAT_VERSION}, got {data.get('version')!r}")
     kind = data.get("kind")
     if kind in SYMBOL_TOKENIZERS:
-        return SYMBOL_TOKENIZERS[kind](_read_symbols(path, data.get("symbols")))
+        symbols = _read_symbols(path, data.get("symbols"))
+        pad_to, pad_symbol = data.get("pad_to", 0), data.get("pad_symbol", "")
+        if not isinstance(pad_to, int) or pad_to < 0 or (pad_to and pad_symbol not in symbols):
+            raise UserError(f"{path}: pad_to/pad_symbol: expected a count >= 0 and a symbol "
+                            f"of the vocabulary, got {pad_to!r}, {pad_symbol!r}")
+        return SYMBOL_TOKENIZERS[kind](symbols, pad_to, pad_symbol)
     if kind == "sentencepiece":
         return _read_sentencepiece(path, data.get("model"))
     raise UserError(f"{path}: kind: expected one of {list(get_args(Kind))}, got {kind!r}")

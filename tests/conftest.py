@@ -7,6 +7,7 @@ import torch
 torch.set_num_threads(min(2, torch.get_num_threads()))
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test touches the network
 os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("KERAS_BACKEND", "torch")  # the Keras comparisons: Keras 3 on torch
 # deterministic cuBLAS (and cuDNN's LSTM on it) for the CUDA resume tests; read when CUDA
 # starts, so set before any test touches it; nothing on a CPU-only machine reads it
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -39,6 +40,41 @@ def device(request):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+# a tiny English-French corpus and the settings that train on it in seconds
+PAIRS = [
+    ("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
+    ("Fire!", "Au feu !"), ("Help!", "À l'aide !"), ("Stop!", "Arrête-toi !"),
+    ("Wait!", "Attends !"), ("I see.", "Je comprends."), ("I try.", "J'essaye."),
+    ("I won!", "J'ai gagné !"), ("Smile.", "Souris."),
+]
+FAST = ["--set", "model.units=16", "--set", "model.embedding=8", "--set", "train.epochs=2",
+        "--set", "train.batch_size=4", "--set", "eval.max_sentences=0", "--threads", "1"]
+
+
+@pytest.fixture(scope="session")
+def pairs_file(tmp_path_factory):
+    """:data:`PAIRS` as a Tatoeba-style file (source, target, attribution)."""
+    path = tmp_path_factory.mktemp("data") / "pairs.txt"
+    path.write_text("".join(f"{src}\t{tgt}\tCC-BY 2.0\n" for src, tgt in PAIRS),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_run(pairs_file, tmp_path_factory):
+    """A fra-eng run trained on :func:`pairs_file` with :data:`FAST`, once per session and
+    shared: a test that changes a run works on a copy."""
+    from click.testing import CliRunner
+
+    from seq2seq.cli import main
+
+    run_dir = tmp_path_factory.mktemp("runs") / "fra"
+    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
+                                       f"data.path={pairs_file}", "--out", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    return run_dir
 
 
 def shared_data_dir() -> Path | None:

@@ -172,7 +172,7 @@ def attention_run(tmp_path_factory):
     from click.testing import CliRunner
 
     from seq2seq.cli import main
-    from tests.test_cli_translate import FAST, PAIRS
+    from tests.conftest import FAST, PAIRS
 
     data = tmp_path_factory.mktemp("data") / "pairs.txt"
     data.write_text("".join(f"{src}\t{tgt}\n" for src, tgt in PAIRS), encoding="utf-8")
@@ -266,13 +266,6 @@ def test_align_draws_a_png_and_bad_requests_are_one_line(attention_run, tmp_path
         assert "Traceback" not in bad.output
 
 
-@pytest.fixture(scope="module")
-def trained_run_without_attention(tmp_path_factory):
-    from tests.test_cli_translate import FAST, PAIRS
-
-    data = tmp_path_factory.mktemp("data") / "pairs.txt"
-    data.write_text("".join(f"{src}\t{tgt}\n" for src, tgt in PAIRS), encoding="utf-8")
-    run = tmp_path_factory.mktemp("runs") / "plain"
-    result = cli("train", "fra-eng", *FAST, "--set", f"data.path={data}", "--out", str(run))
-    assert result.exit_code == 0, result.output
-    return run
+@pytest.fixture
+def trained_run_without_attention(trained_run):
+    return trained_run

@@ -15,18 +15,12 @@ from click.testing import CliRunner
 from seq2seq.cli import main
 from seq2seq.progress import PlainProgress
 from seq2seq.translator import Translator
-from tests.test_cli_translate import FAST, PAIRS
+from tests.conftest import FAST, PAIRS
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    data = tmp_path_factory.mktemp("data") / "pairs.txt"
-    data.write_text("".join(f"{src}\t{tgt}\n" for src, tgt in PAIRS), encoding="utf-8")
-    run = tmp_path_factory.mktemp("runs") / "fra"
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set", f"data.path={data}",
-                                       "--out", str(run)])
-    assert result.exit_code == 0, result.output
-    return run
+@pytest.fixture
+def run_dir(trained_run):
+    return trained_run
 
 
 def translate(run_dir, *arguments, input=None):

@@ -10,33 +10,7 @@ from click.testing import CliRunner
 from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.translator import Translator
-from tests.conftest import CUDA
-
-PAIRS = [
-    ("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
-    ("Fire!", "Au feu !"), ("Help!", "À l'aide !"), ("Stop!", "Arrête-toi !"),
-    ("Wait!", "Attends !"), ("I see.", "Je comprends."), ("I try.", "J'essaye."),
-    ("I won!", "J'ai gagné !"), ("Smile.", "Souris."),
-]
-FAST = ["--set", "model.units=16", "--set", "model.embedding=8", "--set", "train.epochs=2",
-        "--set", "train.batch_size=4", "--set", "eval.max_sentences=0", "--threads", "1"]
-
-
-@pytest.fixture(scope="module")
-def pairs_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "pairs.txt"
-    path.write_text("".join(f"{src}\t{tgt}\tCC-BY 2.0\n" for src, tgt in PAIRS),
-                    encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def trained_run(pairs_file, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("runs") / "fra"
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
-                                       f"data.path={pairs_file}", "--out", str(run_dir)])
-    assert result.exit_code == 0, result.output
-    return run_dir
+from tests.conftest import CUDA, FAST, PAIRS  # noqa: F401 - other test modules import them here
 
 
 def test_train_writes_a_run_that_describes_itself(trained_run):

@@ -36,8 +36,10 @@ def test_lengths_that_do_not_fit_the_batch():
         GRU(2, 3)(x, lengths=torch.tensor([0, 2, 3, 5]))
     with pytest.raises(ValueError, match=r"lengths: expected integers"):
         GRU(2, 3)(x, lengths=torch.tensor([1.0, 2, 3, 5]))
-    with pytest.raises(ValueError, match=r"mask: expected a right-padded mask"):
-        GRU(2, 3)(x, mask=torch.tensor([[True, False, True, False, False]] * 4))
+    with pytest.raises(ValueError, match=r"mask: expected booleans \(or 0/1\)"):
+        GRU(2, 3)(x, mask=torch.full((4, 5), 0.5))
+    with pytest.raises(ValueError, match=r"lengths, mask: give one of them"):
+        GRU(2, 3)(x, mask=torch.ones(4, 5, dtype=torch.bool), lengths=[1, 2, 3, 4])
     with pytest.raises(ValueError, match=r"mask: expected shape \(4, 5\), got \(4, 4\)"):
         GRU(2, 3)(x, mask=torch.ones(4, 4, dtype=torch.bool))
 

@@ -160,14 +160,24 @@ def test_time_major_is_the_transposed_layout(kind):
         torch.testing.assert_close(got, want)
 
 
-def test_mask_equals_lengths():
-    layer = make("gru")
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_right_padded_mask_is_lengths_with_kerass_output_rule(kind):
+    """zero_output_for_mask=True: exactly what lengths give; False (Keras's default): the
+    last real output repeated over the padding. States are the same either way."""
+    zeros, repeat = make(kind, zero_output_for_mask=True), make(kind)
+    repeat.load_state_dict(zeros.state_dict())
     x, lengths = padded_batch([2, 4, 3], time=4)
     mask = torch.arange(4)[None, :] < lengths[:, None]
-    by_mask = layer(x, mask=mask)
-    by_lengths = layer(x, lengths=lengths)
-    for a, b in zip(by_mask, by_lengths):
+    by_lengths = zeros(x, lengths=lengths)
+    for a, b in zip(zeros(x, mask=mask), by_lengths):
         torch.testing.assert_close(a, b)
+    output, *state = repeat(x, mask=mask)
+    for a, b in zip(state, by_lengths[1:]):
+        torch.testing.assert_close(a, b)
+    for row, length in enumerate(lengths.tolist()):
+        torch.testing.assert_close(output[row, :length], by_lengths[0][row, :length])
+        assert torch.equal(output[row, length:],
+                           output[row, length - 1].expand(4 - length, -1))
 
 
 def test_last_output_is_the_state_at_the_last_real_step():

@@ -271,3 +271,25 @@ def test_sentencepiece_vocab_too_small_for_the_characters_is_a_user_error():
     assert "\n" not in str(caught.value)
     with pytest.raises(UserError, match="sentencepiece"):
         train_tokenizer(TokenizerConfig(kind="sentencepiece"), ["", "  "])
+
+
+def test_pad_to_appends_the_pad_symbol_and_travels_in_the_file(tmp_path):
+    """The Keras example's convention (sources padded with spaces to the longest length)
+    for models imported from it; an empty text stays empty, a long one is left as it is."""
+    from seq2seq.tokenizers import SPECIALS, CharTokenizer, load_tokenizer
+
+    tokenizer = CharTokenizer([*SPECIALS, " ", "a", "b"], pad_to=5, pad_symbol=" ")
+    space = tokenizer.symbols.index(" ")
+    assert tokenizer.encode("ab") == [5, 6, space, space, space]
+    assert tokenizer.encode("abababa") == [5, 6, 5, 6, 5, 6, 5]
+    assert tokenizer.encode("") == []
+    assert tokenizer.decode(tokenizer.encode("ab")) == "ab   "
+    tokenizer.save(tmp_path, "source")
+    loaded = load_tokenizer(tmp_path, "source")
+    assert loaded.encode("b") == [6, space, space, space, space]
+    assert "pad_to" not in (CharTokenizer([*SPECIALS, "a"]).save(tmp_path, "plain")
+                            or (tmp_path / "plain.tokenizer.json").read_text())
+    path = tmp_path / "source.tokenizer.json"
+    path.write_text(path.read_text().replace('"pad_symbol": " "', '"pad_symbol": "z"'))
+    with pytest.raises(UserError, match=r"source.tokenizer.json: pad_to/pad_symbol: expected"):
+        load_tokenizer(tmp_path, "source")

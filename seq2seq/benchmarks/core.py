@@ -1,7 +1,9 @@
 """``seq2seq bench core``: our LSTM (fused and reference paths) against ``torch.nn.LSTM``.
 
 Tokens/s counts every position of the padded batch (batch x time), so a run with
-variable lengths is charged for the padding it skips. Forward runs under
+variable lengths is charged for the padding it skips. Masks (Keras's way of giving
+lengths) come right-padded (the fused path with lengths), left-padded (shifted into
+right-padded form, then fused) and with gaps (the reference loop). Forward runs under
 ``torch.no_grad``; forward+backward sums the sequence output and back-propagates into
 the input and the weights.
 """
@@ -49,11 +51,18 @@ def _contenders(batch: int, time_steps: int, features: int, units: int, bf16: bo
     reference.load_state_dict(ours.state_dict())
     torch_lstm = nn.LSTM(features, units, batch_first=True).to(device)
     lengths = _random_lengths(batch, time_steps, generator)  # packing takes them on the CPU
+    steps = torch.arange(time_steps)[None, :]
+    right = steps < lengths[:, None]
+    left = steps >= time_steps - lengths[:, None]
+    gaps = right & (steps % 7 != 3)  # a masked step in every seven
     contenders = {
         "torch.nn.LSTM": (torch_lstm, {}, False),
         "fused": (ours, {}, False),
         "fused, lengths": (ours, {"lengths": lengths.to(device)}, False),
         "torch.nn.LSTM, packed": (torch_lstm, {"packed": lengths}, False),
+        "fused, right-padded mask": (ours, {"mask": right.to(device)}, False),
+        "fused, left-padded mask": (ours, {"mask": left.to(device)}, False),
+        "mask with gaps (loop)": (ours, {"mask": gaps.to(device)}, False),
         "reference": (reference, {}, False),
         "reference, lengths": (reference, {"lengths": lengths.to(device)}, False),
     }
@@ -124,7 +133,7 @@ def format_core_table(results: list[CoreTiming], batch: int, features: int, thre
     lines = [
         f"LSTM, batch {batch}, {features} input features, {where}; tokens/s "
         "(ratio to torch.nn.LSTM in the same precision, same process)",
-        f"{'T':>4} {'units':>5}  {'contender':<20} {'forward':>12} {'ratio':>6} "
+        f"{'T':>4} {'units':>5}  {'contender':<24} {'forward':>12} {'ratio':>6} "
         f"{'fwd+bwd':>12} {'ratio':>6}",
     ]
     rows: dict[tuple, dict[str, CoreTiming]] = {}
@@ -133,7 +142,7 @@ def format_core_table(results: list[CoreTiming], batch: int, features: int, thre
     for (steps, size, name), modes in rows.items():
         f, b = modes["forward"], modes["forward+backward"]
         lines.append(
-            f"{steps:>4} {size:>5}  {name:<20} {f.tokens_per_second:>12,.0f} "
+            f"{steps:>4} {size:>5}  {name:<24} {f.tokens_per_second:>12,.0f} "
             f"{f.ratio_to_torch:>6.2f} {b.tokens_per_second:>12,.0f} {b.ratio_to_torch:>6.2f}"
         )
     speedups = []

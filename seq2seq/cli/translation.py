@@ -221,3 +221,22 @@ def align(run_dir, text, out_path, beam) -> None:
     best = translator.align(text, beam)
     plot_alignment(best.attention, out_path, title=best.text)
     click.echo(f"{best.text}\nwrote {out_path}")
+
+
+@click.command("import-keras")
+@click.argument("model_path", metavar="MODEL.keras", type=click.Path(path_type=Path))
+@click.option("--data", "data_path", type=click.Path(path_type=Path), required=True,
+              help="The data the example was trained on (fra.txt), to rebuild its tables.")
+@click.option("--num-samples", default=10000, show_default=True,
+              help="The example's num_samples: how many of the first lines it read.")
+@click.option("--out", "run_dir", type=click.Path(path_type=Path), required=True,
+              help="The run directory to write.")
+def import_keras(model_path, data_path, num_samples, run_dir) -> None:
+    """Turn a model saved by the Keras lstm_seq2seq example (model.save("s2s_model.keras"))
+    into a run directory: translate, evaluate and beam search then work on its weights."""
+    from seq2seq.keras_import import import_keras as run_import
+
+    if num_samples < 1:
+        raise click.BadParameter(f"expected a positive integer, got {num_samples}",
+                                 param_hint="--num-samples")
+    run_import(model_path, data_path, num_samples, run_dir, log=click.echo)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .activations import ActivationSpec, activation_name, get_activation
+from .initializers import InitializerSpec, check_initializer, initialize
 
 State = tuple[torch.Tensor, ...]
 
@@ -63,8 +64,15 @@ class RecurrentCell(nn.Module):
         activation: ActivationSpec = "tanh",
         recurrent_activation: ActivationSpec = "sigmoid",
         use_bias: bool = True,
+        kernel_initializer: InitializerSpec = "glorot_uniform",
+        recurrent_initializer: InitializerSpec = "orthogonal",
+        bias_initializer: InitializerSpec = "zeros",
     ) -> None:
         super().__init__()
+        self.kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
+        self.recurrent_initializer = check_initializer(recurrent_initializer,
+                                                       "recurrent_initializer")
+        self.bias_initializer = check_initializer(bias_initializer, "bias_initializer")
         self.input_size = _check_positive(input_size, "input_size")
         self.units = _check_positive(units, "units")
         self.activation = get_activation(activation, "activation")
@@ -100,11 +108,18 @@ class RecurrentCell(nn.Module):
         return len(self.state_names)
 
     def reset_parameters(self) -> None:
-        """Keras's initialisers: glorot_uniform kernel, orthogonal recurrent kernel, zero bias."""
-        nn.init.xavier_uniform_(self.weight_ih)  # symmetric in fan-in and fan-out
-        nn.init.orthogonal_(self.weight_hh)  # orthonormal columns: recurrent_kernel's rows
+        """The initialisers (Keras's defaults: glorot_uniform kernel, orthogonal recurrent
+        kernel, zero bias), each given its weight's Keras shape."""
+        width = self.gates * self.units
+        initialize(self.weight_ih, self.kernel_initializer, (self.input_size, width),
+                   "kernel_initializer")
+        initialize(self.weight_hh, self.recurrent_initializer, (self.units, width),
+                   "recurrent_initializer")
         if self.bias is not None:
-            nn.init.zeros_(self.bias)
+            self.initialize_bias()
+
+    def initialize_bias(self) -> None:
+        initialize(self.bias, self.bias_initializer, self.bias_shape, "bias_initializer")
 
     def initial_state(self, batch: int, like: torch.Tensor) -> State:
         """Zeros, one ``(batch, units)`` tensor per state."""
@@ -174,22 +189,29 @@ class LSTMCell(RecurrentCell):
         h_t = \\sigma(o) \\tanh(c_t)
 
     with ``activation`` in place of tanh and ``recurrent_activation`` in place of sigma.
-    ``unit_forget_bias`` starts the forget-gate bias at 1, as Keras does.
+    ``unit_forget_bias`` starts the forget-gate bias at 1 and the other gates' biases as
+    ``bias_initializer`` gives them (``i`` as a ``(units,)`` weight, ``c, o`` as one of
+    ``(2 * units,)``), as Keras does.
     """
 
     gates = 4
     state_names = ("h", "c")
 
     def __init__(self, input_size, units, activation="tanh", recurrent_activation="sigmoid",
-                 use_bias=True, unit_forget_bias=True) -> None:
+                 use_bias=True, unit_forget_bias=True, **initializers) -> None:
         self.unit_forget_bias = unit_forget_bias
-        super().__init__(input_size, units, activation, recurrent_activation, use_bias)
+        super().__init__(input_size, units, activation, recurrent_activation, use_bias,
+                         **initializers)
 
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        if self.bias is not None and self.unit_forget_bias:
-            with torch.no_grad():
-                self.bias[self.units : 2 * self.units] = 1.0
+    def initialize_bias(self) -> None:
+        if not self.unit_forget_bias:
+            super().initialize_bias()
+            return
+        units, spec = self.units, self.bias_initializer
+        initialize(self.bias[:units], spec, (units,), "bias_initializer")
+        with torch.no_grad():
+            self.bias[units : 2 * units] = 1.0
+        initialize(self.bias[2 * units :], spec, (2 * units,), "bias_initializer")
 
     def step(self, projected, state):
         h, c = state
@@ -224,9 +246,10 @@ class GRUCell(RecurrentCell):
     gates = 3
 
     def __init__(self, input_size, units, activation="tanh", recurrent_activation="sigmoid",
-                 use_bias=True, reset_after=True) -> None:
+                 use_bias=True, reset_after=True, **initializers) -> None:
         self.reset_after = reset_after
-        super().__init__(input_size, units, activation, recurrent_activation, use_bias)
+        super().__init__(input_size, units, activation, recurrent_activation, use_bias,
+                         **initializers)
 
     @property
     def bias_shape(self):
@@ -278,8 +301,9 @@ class GRUCell(RecurrentCell):
 class SimpleRNNCell(RecurrentCell):
     """Keras ``SimpleRNNCell``: ``h_t = activation(x W + h_{t-1} U + b)``."""
 
-    def __init__(self, input_size, units, activation="tanh", use_bias=True) -> None:
-        super().__init__(input_size, units, activation, None, use_bias)
+    def __init__(self, input_size, units, activation="tanh", use_bias=True,
+                 **initializers) -> None:
+        super().__init__(input_size, units, activation, None, use_bias, **initializers)
 
     def step(self, projected, state):
         (h,) = state

@@ -19,6 +19,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from . import precision
 from .activations import ActivationSpec
 from .cells import GRUCell, LSTMCell, RecurrentCell, SimpleRNNCell, State
+from .initializers import InitializerSpec
 
 
 def _shape(tensor: torch.Tensor) -> tuple[int, ...]:
@@ -49,22 +50,13 @@ def check_lengths(
     batch: int,
     time: int,
 ) -> torch.Tensor | None:
-    """Validate ``lengths`` (or a right-padded boolean ``mask``) against ``(batch, time)``.
+    """Validate ``lengths`` against ``(batch, time)`` (and that a ``mask`` does not come
+    with them: :func:`check_mask` checks the mask itself).
 
     Returns int64 lengths, or None when every sequence fills the whole time dimension.
     """
-    if mask is not None:
-        if lengths is not None:
-            raise ValueError("lengths, mask: give one of them, not both")
-        if mask.dim() != 2 or _shape(mask) != (batch, time):
-            raise ValueError(f"mask: expected shape {(batch, time)}, got {_shape(mask)}")
-        mask = mask.bool()
-        lengths = mask.sum(1)
-        if not torch.equal(mask, torch.arange(time, device=mask.device) < lengths[:, None]):
-            raise ValueError(
-                "mask: expected a right-padded mask (True for each sequence's first steps, "
-                "then False), got one with gaps"
-            )
+    if mask is not None and lengths is not None:
+        raise ValueError("lengths, mask: give one of them, not both")
     if lengths is None:
         return None
     lengths = torch.as_tensor(lengths)
@@ -80,6 +72,31 @@ def check_lengths(
             f"got min {low}, max {high}"
         )
     return None if low == time else lengths
+
+
+def check_mask(mask: torch.Tensor | None, batch: int, time: int) -> torch.Tensor | None:
+    """A ``(batch, time)`` mask as booleans (True: a real step), or None when it masks
+    nothing. Any pattern is accepted: right- or left-padded, gaps, empty rows."""
+    if mask is None:
+        return None
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 2 or _shape(mask) != (batch, time):
+        got = _shape(mask) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask: expected shape {(batch, time)}, got {got}")
+    if mask.dtype.is_floating_point and not torch.all((mask == 0) | (mask == 1)):
+        raise ValueError("mask: expected booleans (or 0/1), got other values")
+    mask = mask.bool()
+    return None if bool(mask.all()) else mask
+
+
+def contiguous_spans(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(starts, lengths)`` when every row's real steps form one non-empty run (right- or
+    left-padded, or padded on both sides), else None."""
+    steps = mask.long()
+    lengths = steps.sum(1)
+    rises = (steps.diff(dim=1) == 1).sum(1) + steps[:, 0]
+    if bool(((lengths == 0) | (rises != 1)).any()):
+        return None
+    return steps.argmax(1), lengths
 
 
 def reverse_padded(sequences: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -115,13 +132,29 @@ class RNN(nn.Module):
         recurrent_dropout: fraction of the previous output dropped at each step, one
             mask for all steps. Forces the reference path while training.
         fused: allow torch's fused kernels when the configuration has one.
+        zero_output_for_mask: with a ``mask`` and ``return_sequences``, the output at a
+            masked step is zeros; by default (False, as in Keras) it is the previous
+            step's output (zeros before the first real step). ``lengths`` always give
+            zeros on padding.
+        stateful: each call starts from the state the previous call ended in (row ``i``
+            from row ``i``; detached, so gradients stop at the call's start: truncated
+            back-propagation through long sequences) unless ``initial_state`` is given;
+            :meth:`reset_state` starts over from zeros (or from given states). A batch of
+            another size than the states' is a ``ValueError``.
 
     Inputs: ``inputs, initial_state=None, lengths=None, mask=None``
         * inputs: ``(batch, time, features)``.
         * initial_state: a sequence of ``(batch, units)`` tensors (LSTM: ``[h, c]``).
-        * lengths: ``(batch,)`` real lengths in ``[1, time]``; or ``mask``, a right-padded
-          boolean ``(batch, time)``. Padded steps leave the state unchanged and output
-          zeros; a sequence gets exactly what it gets alone.
+        * lengths: ``(batch,)`` real lengths in ``[1, time]``: padded steps leave the state
+          unchanged and output zeros; a sequence gets exactly what it gets alone (with
+          ``go_backwards``, reading starts at each sequence's last real step and the
+          outputs come in that order, padding last).
+        * mask: or a boolean ``(batch, time)``, any pattern, as Keras takes it: a masked
+          step leaves the state unchanged and outputs as ``zero_output_for_mask`` says;
+          with ``go_backwards`` the whole time axis is reversed (mask too) and outputs
+          come in that reversed order, as in Keras. Masks whose real steps form one run
+          per row (right- or left-padded) take the fused path, shifted into right-padded
+          form; masks with gaps take the reference loop.
 
     Outputs: ``output`` or, with ``return_state``, ``(output, *state)``
         * output: ``(batch, time, units)`` with ``return_sequences``, else ``(batch, units)``.
@@ -138,6 +171,8 @@ class RNN(nn.Module):
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         fused: bool = True,
+        stateful: bool = False,
+        zero_output_for_mask: bool = False,
     ) -> None:
         super().__init__()
         for name, value in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
@@ -151,6 +186,25 @@ class RNN(nn.Module):
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
         self.fused = fused
+        self.stateful = stateful
+        self.zero_output_for_mask = zero_output_for_mask
+        self.states: State | None = None  # with stateful: where the last call ended
+
+    def reset_state(self, states: Sequence[torch.Tensor] | torch.Tensor | None = None) -> None:
+        """Forget the stored state (the next call starts from zeros), or start the next
+        call from ``states`` (one ``(batch, units)`` tensor per state: LSTM ``[h, c]``)."""
+        if not self.stateful:
+            raise ValueError("reset_state: the layer is not stateful (stateful=False)")
+        if states is None:
+            self.states = None
+            return
+        states = (states,) if isinstance(states, torch.Tensor) else tuple(states)
+        if not states or not isinstance(states[0], torch.Tensor) or states[0].dim() != 2:
+            raise ValueError(f"states: expected {self.cell.state_count} (batch, {self.units}) "
+                             f"tensors, got {states!r:.80}")
+        probe = states[0].new_empty(states[0].shape[0], 1, self.input_size)
+        self.states = tuple(s.detach() for s in self.check_initial_state(states, probe,
+                                                                         "states"))
 
     @property
     def input_size(self) -> int:
@@ -182,31 +236,82 @@ class RNN(nn.Module):
     def forward(self, inputs, initial_state=None, lengths=None, mask=None):
         x = check_inputs(inputs, self.input_size, self.time_major)
         lengths = check_lengths(lengths, mask, x.shape[0], x.shape[1])
-        outputs, state = self.run(x, initial_state, lengths)
+        mask = check_mask(mask, x.shape[0], x.shape[1])
+        outputs, state = self.run(x, initial_state, lengths, mask)
         if self.return_sequences:
             output = outputs.transpose(0, 1) if self.time_major else outputs
         else:
             output = state[0]
         return (output, *state) if self.return_state else output
 
-    def run(self, x: torch.Tensor, initial_state, lengths: torch.Tensor | None):
-        """Run over batch-major ``x`` with checked ``lengths``.
+    def run(self, x: torch.Tensor, initial_state, lengths: torch.Tensor | None,
+            mask: torch.Tensor | None = None):
+        """Run over batch-major ``x`` with checked ``lengths`` (or a checked ``mask``).
 
         Returns ``(outputs, state)``: ``outputs (batch, time, units)`` in the order the
-        steps were taken (reversed with ``go_backwards``), zeros on padding, and the
-        final state.
+        steps were taken (reversed with ``go_backwards``), zeros on padding (a mask's
+        masked steps: see ``zero_output_for_mask``), and the final state.
         """
+        if self.stateful and initial_state is None and self.states is not None:
+            if self.states[0].shape[0] != x.shape[0]:
+                raise ValueError(f"stateful: this batch holds {x.shape[0]} sequences, the "
+                                 f"layer's states {self.states[0].shape[0]}; call reset_state() "
+                                 "to start over with another batch size")
+            initial_state = self.states
         state = self.check_initial_state(initial_state, x)
+        if mask is None:
+            outputs, state = self._run_checked(x, state, lengths)
+        else:
+            outputs, state = self._run_masked(x, state, mask)
+        if self.stateful:
+            self.states = tuple(s.detach() for s in state)
+        return outputs, state
+
+    def _input_dropout(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and self.dropout > 0:
             keep = torch.ones_like(x[:, :1, :])
             x = x * nn.functional.dropout(keep, self.dropout, training=True)
+        return x
+
+    def _run_checked(self, x: torch.Tensor, state: State, lengths: torch.Tensor | None):
+        x = self._input_dropout(x)
         if self.go_backwards:
             x = reverse_padded(x, lengths)
         if self.uses_fused_path():
             return self._run_fused(x, state, lengths)
         return self._run_reference(x, state, lengths)
 
-    def check_initial_state(self, initial_state, x: torch.Tensor) -> State:
+    def _run_masked(self, x: torch.Tensor, state: State, mask: torch.Tensor):
+        """Keras's masking: with ``go_backwards`` the time axis (and the mask) reversed;
+        masked steps keep the state and output zeros or the previous output. One run of
+        real steps per row: shifted to the front, run with lengths (fused where the
+        cell has a kernel), and put back; gaps: the reference loop."""
+        x = self._input_dropout(x)
+        if self.go_backwards:
+            x, mask = x.flip(1), mask.flip(1)
+        spans = contiguous_spans(mask)
+        if spans is None or not self.uses_fused_path():
+            return self._run_reference(x, state, None, real=mask,
+                                       repeat_output=not self.zero_output_for_mask)
+        starts, lengths = spans
+        time = x.shape[1]
+        steps = torch.arange(time, device=x.device)[None, :]
+        source = (starts.to(x.device)[:, None] + steps).clamp_(max=time - 1)
+        shifted = x.gather(1, source[..., None].expand(-1, -1, x.shape[2]))
+        full = bool((lengths == time).all())
+        outputs, state = self._run_fused(shifted, state, None if full else lengths)
+        back = (steps - starts.to(x.device)[:, None]).clamp_(0, time - 1)
+        placed = outputs.gather(1, back[..., None].expand(-1, -1, outputs.shape[2]))
+        real = mask[..., None]
+        if self.zero_output_for_mask:
+            return placed.masked_fill(~real, 0.0), state
+        last = outputs.gather(1, (lengths.to(x.device) - 1)[:, None, None].expand(
+            -1, 1, outputs.shape[2]))
+        after = (steps >= (starts + lengths).to(x.device)[:, None])[..., None]
+        return torch.where(real, placed, torch.where(after, last, 0.0)), state
+
+    def check_initial_state(self, initial_state, x: torch.Tensor,
+                            argument: str = "initial_state") -> State:
         batch = x.shape[0]
         if initial_state is None:
             return self.cell.initial_state(batch, x)
@@ -215,26 +320,31 @@ class RNN(nn.Module):
         names = self.cell.state_names
         if len(initial_state) != len(names):
             raise ValueError(
-                f"initial_state: expected {len(names)} tensors ({', '.join(names)}) for "
+                f"{argument}: expected {len(names)} tensors ({', '.join(names)}) for "
                 f"{type(self.cell).__name__}, got {len(initial_state)}"
             )
         expected = (batch, self.units)
         for index, tensor in enumerate(initial_state):
             if _shape(tensor) != expected:
                 raise ValueError(
-                    f"initial_state[{index}] ({names[index]}): expected shape {expected}, "
+                    f"{argument}[{index}] ({names[index]}): expected shape {expected}, "
                     f"got {_shape(tensor)}"
                 )
         return tuple(initial_state)
 
-    def _run_reference(self, x, state, lengths):
+    def _run_reference(self, x, state, lengths, real=None, repeat_output=False):
+        """The step loop; ``real (batch, time)`` (from ``lengths``, or a mask) marks the
+        steps that update the state; elsewhere the output is zeros, or with
+        ``repeat_output`` the previous step's output (zeros before the first)."""
         projected = self.cell.project_inputs(x).unbind(1)
-        real = step_mask(lengths, x.shape[1], x.device)
+        if real is None:
+            real = step_mask(lengths, x.shape[1], x.device)
         recurrent_keep = None
         if self.training and self.recurrent_dropout > 0:
             ones = torch.ones_like(state[0])
             recurrent_keep = nn.functional.dropout(ones, self.recurrent_dropout, training=True)
         outputs = []
+        previous = None
         for t, projected_t in enumerate(projected):
             step_state = state
             if recurrent_keep is not None:
@@ -243,7 +353,12 @@ class RNN(nn.Module):
             if real is not None:
                 keep = real[:, t : t + 1]
                 new_state = tuple(torch.where(keep, new, old) for new, old in zip(new_state, state))
-                output = output * keep
+                if repeat_output:
+                    previous = torch.zeros_like(output) if previous is None else previous
+                    output = torch.where(keep, output, previous)
+                    previous = output
+                else:
+                    output = output * keep
             outputs.append(output)
             state = new_state
         return torch.stack(outputs, 1), state
@@ -345,11 +460,18 @@ class LSTM(RNN):
                  unit_forget_bias: bool = True, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
                  time_major: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, fused: bool = True) -> None:
+                 recurrent_dropout: float = 0.0, fused: bool = True, stateful: bool = False,
+                 zero_output_for_mask: bool = False,
+                 kernel_initializer: InitializerSpec = "glorot_uniform",
+                 recurrent_initializer: InitializerSpec = "orthogonal",
+                 bias_initializer: InitializerSpec = "zeros",
+                 ) -> None:
         cell = LSTMCell(input_size, units, activation, recurrent_activation, use_bias,
-                        unit_forget_bias)
+                        unit_forget_bias, kernel_initializer=kernel_initializer,
+                        recurrent_initializer=recurrent_initializer,
+                        bias_initializer=bias_initializer)
         super().__init__(cell, return_sequences, return_state, go_backwards, time_major,
-                         dropout, recurrent_dropout, fused)
+                         dropout, recurrent_dropout, fused, stateful, zero_output_for_mask)
 
 
 class GRU(RNN):
@@ -360,10 +482,18 @@ class GRU(RNN):
                  reset_after: bool = True, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
                  time_major: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, fused: bool = True) -> None:
-        cell = GRUCell(input_size, units, activation, recurrent_activation, use_bias, reset_after)
+                 recurrent_dropout: float = 0.0, fused: bool = True, stateful: bool = False,
+                 zero_output_for_mask: bool = False,
+                 kernel_initializer: InitializerSpec = "glorot_uniform",
+                 recurrent_initializer: InitializerSpec = "orthogonal",
+                 bias_initializer: InitializerSpec = "zeros",
+                 ) -> None:
+        cell = GRUCell(input_size, units, activation, recurrent_activation, use_bias, reset_after,
+                       kernel_initializer=kernel_initializer,
+                       recurrent_initializer=recurrent_initializer,
+                       bias_initializer=bias_initializer)
         super().__init__(cell, return_sequences, return_state, go_backwards, time_major,
-                         dropout, recurrent_dropout, fused)
+                         dropout, recurrent_dropout, fused, stateful, zero_output_for_mask)
 
 
 class SimpleRNN(RNN):
@@ -373,7 +503,15 @@ class SimpleRNN(RNN):
                  use_bias: bool = True, return_sequences: bool = False,
                  return_state: bool = False, go_backwards: bool = False,
                  time_major: bool = False, dropout: float = 0.0,
-                 recurrent_dropout: float = 0.0, fused: bool = True) -> None:
-        cell = SimpleRNNCell(input_size, units, activation, use_bias)
+                 recurrent_dropout: float = 0.0, fused: bool = True, stateful: bool = False,
+                 zero_output_for_mask: bool = False,
+                 kernel_initializer: InitializerSpec = "glorot_uniform",
+                 recurrent_initializer: InitializerSpec = "orthogonal",
+                 bias_initializer: InitializerSpec = "zeros",
+                 ) -> None:
+        cell = SimpleRNNCell(input_size, units, activation, use_bias,
+                             kernel_initializer=kernel_initializer,
+                             recurrent_initializer=recurrent_initializer,
+                             bias_initializer=bias_initializer)
         super().__init__(cell, return_sequences, return_state, go_backwards, time_major,
-                         dropout, recurrent_dropout, fused)
+                         dropout, recurrent_dropout, fused, stateful, zero_output_for_mask)

@@ -8,7 +8,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .recurrent import GRU, LSTM, RNN, SimpleRNN, check_inputs, check_lengths, reverse_padded
+from .recurrent import (
+    GRU,
+    LSTM,
+    RNN,
+    SimpleRNN,
+    check_inputs,
+    check_lengths,
+    check_mask,
+    reverse_padded,
+)
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -61,6 +70,8 @@ class Bidirectional(nn.Module):
                 )
         if backward_layer.go_backwards == layer.go_backwards:
             raise ValueError("backward_layer.go_backwards: expected the opposite of layer's")
+        for direction in (layer, backward_layer):  # as Keras does: zeros at masked steps
+            direction.zero_output_for_mask = layer.return_sequences
         self.forward_layer = layer
         self.backward_layer = backward_layer
         self.merge_mode = merge_mode
@@ -78,6 +89,20 @@ class Bidirectional(nn.Module):
     def return_sequences(self) -> bool:
         return self.forward_layer.return_sequences
 
+    def reset_state(self, states: Sequence[torch.Tensor] | None = None) -> None:
+        """Both directions' :meth:`RNN.reset_state` (with ``states``: the forward layer's,
+        then the backward layer's, as ``initial_state`` takes them)."""
+        if states is None:
+            self.forward_layer.reset_state()
+            self.backward_layer.reset_state()
+            return
+        half = self.forward_layer.cell.state_count
+        if len(states) != 2 * half:
+            raise ValueError(f"states: expected {2 * half} tensors (forward, then backward), "
+                             f"got {len(states)}")
+        self.forward_layer.reset_state(states[:half])
+        self.backward_layer.reset_state(states[half:])
+
     def get_keras_weights(self) -> list:
         """Forward layer's arrays, then the backward layer's (Keras's order)."""
         return self.forward_layer.get_keras_weights() + self.backward_layer.get_keras_weights()
@@ -94,7 +119,8 @@ class Bidirectional(nn.Module):
         time_major = self.forward_layer.time_major
         x = check_inputs(inputs, self.input_size, time_major)
         lengths = check_lengths(lengths, mask, x.shape[0], x.shape[1])
-        outputs, state = self.run(x, initial_state, lengths)
+        mask = check_mask(mask, x.shape[0], x.shape[1])
+        outputs, state = self.run(x, initial_state, lengths, mask)
         if self.return_sequences:
             if time_major:
                 outputs = [o.transpose(0, 1) for o in outputs] if self.merge_mode is None \
@@ -105,7 +131,8 @@ class Bidirectional(nn.Module):
             output = merge(state[0], state[half], self.merge_mode)
         return (output, *state) if self.forward_layer.return_state else output
 
-    def run(self, x: torch.Tensor, initial_state, lengths: torch.Tensor | None):
+    def run(self, x: torch.Tensor, initial_state, lengths: torch.Tensor | None,
+            mask: torch.Tensor | None = None):
         """Batch-major ``x`` -> (merged outputs in time order, forward + backward state)."""
         half = self.forward_layer.cell.state_count
         if initial_state is None:
@@ -117,9 +144,13 @@ class Bidirectional(nn.Module):
             )
         else:
             forward_state, backward_state = initial_state[:half], initial_state[half:]
-        forward_outputs, forward_state = self.forward_layer.run(x, forward_state, lengths)
-        backward_outputs, backward_state = self.backward_layer.run(x, backward_state, lengths)
-        backward_outputs = reverse_padded(backward_outputs, lengths)
+        forward_outputs, forward_state = self.forward_layer.run(x, forward_state, lengths, mask)
+        backward_outputs, backward_state = self.backward_layer.run(x, backward_state, lengths,
+                                                                   mask)
+        # back in time order: a mask reverses the whole time axis (Keras), lengths each
+        # sequence within its length
+        backward_outputs = (reverse_padded(backward_outputs, lengths) if mask is None
+                            else backward_outputs.flip(1))
         outputs = merge(forward_outputs, backward_outputs, self.merge_mode)
         return outputs, (*forward_state, *backward_state)
 
@@ -192,9 +223,15 @@ class StackedRNN(nn.Module):
     def output_size(self) -> int:
         return self.layers[-1].output_size
 
+    def reset_state(self) -> None:
+        """Every (stateful) layer's ``reset_state()``."""
+        for layer in self.layers:
+            layer.reset_state()
+
     def forward(self, inputs, initial_state=None, lengths=None, mask=None):
         x = check_inputs(inputs, self.input_size, time_major=False)
         lengths = check_lengths(lengths, mask, x.shape[0], x.shape[1])
+        mask = check_mask(mask, x.shape[0], x.shape[1])
         if initial_state is not None and len(initial_state) != len(self.layers):
             raise ValueError(f"initial_state: expected one state per layer ({len(self.layers)}), "
                              f"got {len(initial_state)}")
@@ -203,6 +240,6 @@ class StackedRNN(nn.Module):
             if index > 0:
                 x = self.dropout(x)
             layer_state = None if initial_state is None else initial_state[index]
-            x, *state = layer(x, initial_state=layer_state, lengths=lengths)
+            x, *state = layer(x, initial_state=layer_state, lengths=lengths, mask=mask)
             states.append(tuple(state))
         return x, states

@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 
 from seq2seq import metrics
-from seq2seq.batching import Batch, bucket_batches, collate, sorted_batches
+from seq2seq.batching import Batch, bucket_batches, collate, pad_rows, sorted_batches
 from seq2seq.config import read_json_object, reject_inapplicable, save_json, to_mapping
 from seq2seq.data.cmudict import load_cmudict_splits
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits, load_pair_splits
@@ -269,8 +269,8 @@ def align_hypotheses(model: EncoderDecoder, source: Tokenizer, target: Tokenizer
                   zip(part, ended)]
         tgt_in = [row or [target.bos_id] for row in tgt_in]  # an output cut at length 0
         weights = model.attention_weights(
-            _padded(src, source.pad_id, device), torch.tensor([len(ids) for ids in src]),
-            _padded(tgt_in, target.pad_id, device)).float().cpu()
+            pad_rows(src, source.pad_id, device), torch.tensor([len(ids) for ids in src]),
+            pad_rows(tgt_in, target.pad_id, device)).float().cpu()
         for row, ((i, h), e) in enumerate(zip(part, ended)):
             output = [target.decode([token]) for token in h.tokens] + (["</s>"] if e else [])
             alignments.append(Alignment(
@@ -278,11 +278,6 @@ def align_hypotheses(model: EncoderDecoder, source: Tokenizer, target: Tokenizer
                 [[round(w, 4) for w in step[: len(encoded[i])]]
                  for step in weights[row, : len(output)].tolist()]))
     return alignments
-
-
-def _padded(rows: list[list[int]], pad_id: int, device: torch.device) -> torch.Tensor:
-    longest = max(len(row) for row in rows)
-    return torch.tensor([row + [pad_id] * (longest - len(row)) for row in rows], device=device)
 
 
 def translate_texts(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
