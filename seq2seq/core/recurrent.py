@@ -296,12 +296,18 @@ class RNN(nn.Module):
         starts, lengths = spans
         time = x.shape[1]
         steps = torch.arange(time, device=x.device)[None, :]
-        source = (starts.to(x.device)[:, None] + steps).clamp_(max=time - 1)
-        shifted = x.gather(1, source[..., None].expand(-1, -1, x.shape[2]))
+        right_padded = not bool(starts.any())
+        if not right_padded:  # shift each row's run of real steps to the front
+            source = (starts.to(x.device)[:, None] + steps).clamp_(max=time - 1)
+            x = x.gather(1, source[..., None].expand(-1, -1, x.shape[2]))
         full = bool((lengths == time).all())
-        outputs, state = self._run_fused(shifted, state, None if full else lengths)
-        back = (steps - starts.to(x.device)[:, None]).clamp_(0, time - 1)
-        placed = outputs.gather(1, back[..., None].expand(-1, -1, outputs.shape[2]))
+        outputs, state = self._run_fused(x, state, None if full else lengths)
+        placed = outputs
+        if not right_padded:  # and the outputs back where their steps were
+            back = (steps - starts.to(x.device)[:, None]).clamp_(0, time - 1)
+            placed = outputs.gather(1, back[..., None].expand(-1, -1, outputs.shape[2]))
+        if full:
+            return placed, state
         real = mask[..., None]
         if self.zero_output_for_mask:
             return placed.masked_fill(~real, 0.0), state
