@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from seq2seq.core import LSTM, precision
 
-from .timing import interleaved_medians
+from .timing import interleaved_medians, where
 
 
 @dataclass
@@ -129,9 +129,8 @@ def run_core_benchmark(batch: int = 64, time_steps: tuple[int, ...] = (16, 60),
 
 def format_core_table(results: list[CoreTiming], batch: int, features: int, threads: int,
                       device: str = "cpu") -> str:
-    where = f"{threads} threads" if device == "cpu" else device
     lines = [
-        f"LSTM, batch {batch}, {features} input features, {where}; tokens/s "
+        f"LSTM, batch {batch}, {features} input features, {where(threads, device)}; tokens/s "
         "(ratio to torch.nn.LSTM in the same precision, same process)",
         f"{'T':>4} {'units':>5}  {'contender':<24} {'forward':>12} {'ratio':>6} "
         f"{'fwd+bwd':>12} {'ratio':>6}",

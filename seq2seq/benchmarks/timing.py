@@ -27,3 +27,8 @@ def interleaved_medians(
             synchronize()
             samples[name].append(time.perf_counter() - start)
     return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def where(threads: int, device: str) -> str:
+    """How a table names where it ran: ``"2 threads"`` on the CPU, else the device."""
+    return f"{threads} threads" if device == "cpu" else device

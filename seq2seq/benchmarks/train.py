@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from seq2seq.benchmarks.timing import where
 from seq2seq.config import find_recipe, load_recipe
 
 
@@ -44,8 +45,8 @@ def run_train_benchmark(recipe_name: str, recipes_dir: Path, overrides: list[str
 
 def format_train_table(recipe_name: str, rows: list[dict], source: str, tokens: int,
                        threads: int, device: str = "cpu") -> str:
-    where = f"{threads} threads" if device == "cpu" else device
-    lines = [f"{recipe_name}: {source}; {tokens:,} target tokens per epoch; {where}",
+    lines = [f"{recipe_name}: {source}; {tokens:,} target tokens per epoch; "
+             f"{where(threads, device)}",
              f"{'epoch':>5} {'train s':>8} {'tok/s':>8} {'eval s':>7} {'other s':>8} "
              f"{'epoch s':>8} {'valid loss':>10}"]
     previous = 0.0

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+DEVICE = click.option("--device", default="cpu", show_default=True,
+                      type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+
 
 @click.group()
 def bench() -> None:
@@ -21,8 +24,7 @@ def bench() -> None:
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
 @click.option("--rounds", default=7, show_default=True, help="Timed rounds (median reported).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead.")
-@click.option("--device", default="cpu", show_default=True,
-              type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+@DEVICE
 def bench_core(batch, time_steps, units, features, threads, rounds, as_json, device) -> None:
     """Our LSTM (fused, reference, lengths, bf16) vs torch.nn.LSTM, tokens/s."""
     from seq2seq.benchmarks.core import format_core_table, results_json, run_core_benchmark
@@ -69,8 +71,7 @@ def bench_mnist(data_dir, rounds, threads, process_rounds) -> None:
 @click.option("--attention", "attention_variants", is_flag=True,
               help="Train once per attention setting (none, dot, general, bahdanau; with "
                    "and without input feeding) and compare training tokens/s.")
-@click.option("--device", default="cpu", show_default=True,
-              type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+@DEVICE
 def bench_train(recipe, overrides, epochs, threads, attention_variants, device) -> None:
     """Seconds per training epoch of a translation RECIPE, through the real trainer."""
     from seq2seq.benchmarks.train import (
@@ -101,16 +102,16 @@ def bench_train(recipe, overrides, epochs, threads, attention_variants, device) 
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
 @click.option("--out", type=click.Path(path_type=Path),
               help="Keep the runs in OUT/fp32, OUT/bf16, OUT/fp16 (default: a temporary one).")
-@click.option("--device", default="cpu", show_default=True,
-              type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+@DEVICE
 def bench_precision(recipe, overrides, steps, threads, out, device) -> None:
     """A translation RECIPE's first training steps in fp32, bf16 autocast and fp16 with
     loss scaling (CUDA only), from one seed: training and validation loss, tokens/s."""
     from seq2seq.benchmarks.precision import format_precision_table, run_precision_benchmark
+    from seq2seq.cli.common import check_positive
     from seq2seq.runs import RECIPES
 
     _check_device(device)
-    _positive(steps, "--steps")
+    check_positive(("--steps", steps))
     results, source = run_precision_benchmark(recipe, RECIPES, list(overrides), steps, device,
                                               threads, out)
     click.echo(format_precision_table(recipe, results, source, steps, device))
@@ -144,11 +145,11 @@ def bench_peers(sources, batch_size, train_batches, rounds, threads) -> None:
 @click.option("--beam", default=5, show_default=True, help="Beam size to time beside greedy.")
 @click.option("--batch-size", default=256, show_default=True, help="Sentences per batch.")
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
-@click.option("--device", default="cpu", show_default=True,
-              type=click.Choice(["cpu", "cuda"]), help="Where to run.")
+@DEVICE
 def bench_decode(run_dir, overrides, beam, batch_size, threads, device) -> None:
     """Batched greedy and beam search vs one sentence at a time, on RUN_DIR's validation set."""
     from seq2seq.benchmarks.decode import format_decode_table, run_decode_benchmark
+    from seq2seq.benchmarks.timing import where
     from seq2seq.config import override_section
     from seq2seq.tasks.translation import load_splits
     from seq2seq.translator import Translator
@@ -158,9 +159,8 @@ def bench_decode(run_dir, overrides, beam, batch_size, threads, device) -> None:
     splits = load_splits(override_section(translator.recipe.data, "data", list(overrides)))
     sentences = [pair.src for pair in splits.valid]
     rows = run_decode_benchmark(translator, sentences, (1, beam), batch_size, threads=threads)
-    where = f"{threads} threads" if device == "cpu" else device
     click.echo(format_decode_table(rows, f"{run_dir}: {len(sentences):,} validation sources, "
-                                         f"{where}"))
+                                         f"{where(threads, device)}"))
 
 
 @bench.command("keras")
@@ -210,11 +210,6 @@ def _check_device(device: str) -> None:
 
         if not torch.cuda.is_available():
             raise click.BadParameter("cuda: torch sees no CUDA device here", param_hint="--device")
-
-
-def _positive(value: int, option: str) -> None:
-    if value < 1:
-        raise click.BadParameter(f"expected a positive integer, got {value}", param_hint=option)
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:

@@ -236,7 +236,5 @@ def import_keras(model_path, data_path, num_samples, run_dir) -> None:
     into a run directory: translate, evaluate and beam search then work on its weights."""
     from seq2seq.keras_import import import_keras as run_import
 
-    if num_samples < 1:
-        raise click.BadParameter(f"expected a positive integer, got {num_samples}",
-                                 param_hint="--num-samples")
+    check_positive(("--num-samples", num_samples))
     run_import(model_path, data_path, num_samples, run_dir, log=click.echo)
