@@ -113,7 +113,7 @@ def steps(work: Path, data: Path | None) -> list[Step]:
         Step("train-cpu", [*seq2seq, "bench", "train", "fra-eng-keras", *on_data, "--device",
                            "cpu", "--threads", "2", "--epochs", "2"], 90, True),
         Step("decode", [*seq2seq, "bench", "decode", str(runs / "fp32"), *on_data, "--device",
-                        "cuda"], 90, True),
+                        "cuda", "--no-export"], 90, True),
     ]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tomllib
 import types
 import typing
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from seq2seq.errors import UserError
+from seq2seq.runtime.files import write_atomic
 
 T = TypeVar("T")
 
@@ -118,19 +118,6 @@ def read_toml(path: Path) -> dict:
         raise UserError(f"{path}: not valid TOML: {error}") from None
 
 
-def read_json_object(path: Path, what: str) -> dict:
-    """The JSON object in ``path`` (``what`` names it in errors: "tokenizer file")."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UserError(f"{path}: corrupt {what} ({error})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: corrupt {what} (expected a JSON object)")
-    return data
-
-
 def load_recipe(cls: type[T], path: str | Path | None, overrides: list[str] = ()) -> T:
     """Defaults of ``cls``, then the TOML file at ``path`` (if any), then ``overrides``."""
     mapping = read_toml(Path(path)) if path is not None else {}
@@ -162,15 +149,6 @@ def override_section(config: Any, section: str, overrides: list[str]) -> Any:
 def to_mapping(recipe: Any) -> dict:
     """The nested dict of a recipe (what ``from_mapping`` reads back)."""
     return dataclasses.asdict(recipe)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``: a
-    reader (or a process killed mid-write) sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
 
 
 def save_json(path: Path, data: Any) -> None:

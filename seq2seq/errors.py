@@ -1,10 +1,6 @@
-"""The one exception type for bad user input (files, lines, fields, checkpoints).
+"""The one exception type for bad user input; it lives in the torch-free runtime
+(:mod:`seq2seq.runtime.errors`) so that the export runtime raises the same one."""
 
-The CLI prints its message as one line and exits non-zero, without a traceback, so the
-message must name what is wrong and where: the file and line, or the field, with the
-expected and the actual value.
-"""
+from seq2seq.runtime.errors import UserError
 
-
-class UserError(Exception):
-    """Bad input from the user: a file, a line, a field, a checkpoint."""
+__all__ = ["UserError"]

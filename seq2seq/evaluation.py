@@ -38,16 +38,23 @@ def group_references(pairs: list[Pair]) -> dict[str, list[str]]:
 def evaluate_pairs(translator, pairs: list[Pair], metric_names: list[str],
                    config: SearchConfig) -> EvaluationReport:
     """Decode each distinct source once with ``config`` and score the best hypothesis."""
-    groups = group_references(pairs)
-    sources = list(groups)
+    sources = list(group_references(pairs))
     best = {source: nbest[0].text if nbest else ""  # "": over the input limit, or no hypothesis
             for source, nbest in zip(sources, translator.hypotheses(sources, config))}
+    return score_outputs(pairs, best, metric_names, config.beam_size)
+
+
+def score_outputs(pairs: list[Pair], best: dict[str, str], metric_names: list[str],
+                  beam_size: int) -> EvaluationReport:
+    """Scores of ``best`` (source -> output) on ``pairs``: single-reference (each pair
+    alone) and multi-reference (each distinct source against all of its references)."""
+    groups = group_references(pairs)
     single_outputs = [best[p.src] for p in pairs]
     single_refs = [[p.tgt] for p in pairs]
-    multi_outputs = [best[s] for s in sources]
-    multi_refs = [groups[s] for s in sources]
+    multi_outputs = [best[s] for s in groups]
+    multi_refs = list(groups.values())
     return EvaluationReport(
-        pairs=len(pairs), distinct_sources=len(sources), beam_size=config.beam_size,
+        pairs=len(pairs), distinct_sources=len(groups), beam_size=beam_size,
         single_reference={n: metrics.METRICS[n](single_outputs, single_refs)
                           for n in metric_names},
         multi_reference={n: metrics.METRICS[n](multi_outputs, multi_refs)

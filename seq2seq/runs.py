@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq import checkpoint
-from seq2seq.config import apply_overrides, find_recipe, from_mapping, read_json_object, read_toml
+from seq2seq.config import apply_overrides, find_recipe, from_mapping, read_toml
 from seq2seq.errors import UserError
+from seq2seq.runtime.files import read_json_object
 
 TASKS = ("translation", "mnist", "fill")
 DEFAULT_TASK = "translation"

@@ -12,14 +12,13 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
 from pathlib import Path
 
 import torch
 
 from seq2seq.errors import UserError
 from seq2seq.runs import load_run
+from seq2seq.runtime.results import api_results
 from seq2seq.search import SearchConfig
 from seq2seq.tasks.translation import (
     Alignment,
@@ -62,6 +61,10 @@ class Translator:
                    run.recipe.decode, run.recipe, limit)
 
     @property
+    def has_attention(self) -> bool:
+        return self.model.attention is not None
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
@@ -69,10 +72,7 @@ class Translator:
         """The run's decoding settings with ``changes`` (``beam_size=5``, ``alpha=0.6``, ...),
         checked; an error names a changed setting as ``names`` says (a flag, an argument)
         and any other as ``decode.KEY``."""
-        given = {k: v for k, v in changes.items() if v is not None}
-        config = dataclasses.replace(self.search, **given)
-        config.check({k: v for k, v in (names or {}).items() if k in given})
-        return config
+        return self.search.changed(names, **changes)
 
     def hypotheses(self, sentences: list[str], config: SearchConfig,
                    generator: torch.Generator | None = None) -> list[list[Translation]]:
@@ -129,12 +129,4 @@ class Translator:
             **search)
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         lines = self.translate_lines(list(sentences), config, generator)
-        for reason, why in (("too long", f"over max_input_len {self.max_input_len} tokens"),
-                            ("no hypothesis", "the search found no hypothesis")):
-            left = [i for i, line in enumerate(lines) if line.untranslated == reason]
-            if left:
-                warnings.warn(f"{len(left)} sentence(s) left untranslated ({why}), first: "
-                              f"index {left[0]}", stacklevel=2)
-        if scores or nbest > 1:
-            return [line.hypotheses for line in lines]
-        return [line.hypotheses[0].text if line.hypotheses else "" for line in lines]
+        return api_results(lines, self.max_input_len, scores or nbest > 1)

@@ -190,6 +190,11 @@ def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):
                                        "--threads", "1", "--set", f"data.path={pairs_file}"])
     assert result.exit_code == 0, result.output
     assert "greedy, batched" in result.output and "beam 2, one at a time" in result.output
+    engines = result.output.split("torch vs its export")[1].splitlines()
+    for engine in ("torch", "onnx fp32", "onnx int8"):
+        for mode in ("greedy", "beam 2"):
+            assert any(line.startswith(f"{engine} ") and f" {mode} " in line
+                       for line in engines), (engine, mode, result.output)
 
 
 @CUDA

@@ -23,6 +23,8 @@ COMMANDS = {
                   "Translate lines with a run's best model, one output line each."),
     "align": ("seq2seq.cli.translation", "align",
               "Draw an attention model's source x output weights for a sentence."),
+    "export": ("seq2seq.cli.translation", "export",
+               "A translation run as ONNX graphs that translate without torch."),
     "import-keras": ("seq2seq.cli.translation", "import_keras",
                      "A model saved by the Keras lstm_seq2seq example, as a run directory."),
     "fill": ("seq2seq.cli.fill", "fill", "Fill the blank in sentences with a fill-in run."),

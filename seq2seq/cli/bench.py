@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from seq2seq.errors import UserError
+
 DEVICE = click.option("--device", default="cpu", show_default=True,
                       type=click.Choice(["cpu", "cuda"]), help="Where to run.")
 
@@ -142,25 +144,53 @@ def bench_peers(sources, batch_size, train_batches, rounds, threads) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override the run's data settings, e.g. data.path=... (to find the data).")
+@click.option("--split", type=click.Choice(["valid", "test"]), default="valid",
+              show_default=True, help="The held-out sources to decode.")
 @click.option("--beam", default=5, show_default=True, help="Beam size to time beside greedy.")
 @click.option("--batch-size", default=256, show_default=True, help="Sentences per batch.")
-@click.option("--threads", default=2, show_default=True, help="torch threads.")
+@click.option("--threads", default=2, show_default=True, help="torch (and onnxruntime) threads.")
+@click.option("--export/--no-export", "with_export", default=True, show_default=True,
+              help="Also export the run (ONNX fp32 and int8) and time it against torch, "
+                   "with the run's first eval metric for each.")
 @DEVICE
-def bench_decode(run_dir, overrides, beam, batch_size, threads, device) -> None:
-    """Batched greedy and beam search vs one sentence at a time, on RUN_DIR's validation set."""
-    from seq2seq.benchmarks.decode import format_decode_table, run_decode_benchmark
+def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_export,
+                 device) -> None:
+    """Batched greedy and beam search vs one sentence at a time on RUN_DIR's held-out
+    sources; then torch vs its ONNX export, fp32 and int8 (CPU)."""
+    import tempfile
+
+    from seq2seq.benchmarks.decode import (
+        format_decode_table,
+        format_engine_table,
+        run_decode_benchmark,
+        run_engine_comparison,
+    )
     from seq2seq.benchmarks.timing import where
     from seq2seq.config import override_section
     from seq2seq.tasks.translation import load_splits
     from seq2seq.translator import Translator
 
     _check_device(device)
+    if with_export and device != "cpu":
+        raise UserError("--export: the export runs on the CPU; add --no-export with --device")
     translator = Translator.from_pretrained(run_dir, device=device)
     splits = load_splits(override_section(translator.recipe.data, "data", list(overrides)))
-    sentences = [pair.src for pair in splits.valid]
+    pairs = getattr(splits, split)
+    if not pairs:
+        raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs")
+    sentences = [pair.src for pair in pairs]
     rows = run_decode_benchmark(translator, sentences, (1, beam), batch_size, threads=threads)
-    click.echo(format_decode_table(rows, f"{run_dir}: {len(sentences):,} validation sources, "
+    click.echo(format_decode_table(rows, f"{run_dir}: {len(sentences):,} {split} sources, "
                                          f"{where(threads, device)}"))
+    if with_export:
+        metric = translator.recipe.eval.metrics[0]
+        with tempfile.TemporaryDirectory() as work_dir:
+            engines = run_engine_comparison(run_dir, pairs, metric, (1, beam), batch_size,
+                                            threads, work_dir=work_dir)
+        click.echo()
+        click.echo(format_engine_table(engines, metric, f"torch vs its export: "
+                                       f"{len(sentences):,} {split} sources, {threads} "
+                                       f"threads, fastest of 2 interleaved rounds"))
 
 
 @bench.command("keras")
@@ -179,7 +209,6 @@ def bench_keras(data_path, epochs, threads) -> None:
         keras_epoch_seconds,
         our_epoch_seconds,
     )
-    from seq2seq.errors import UserError
     from seq2seq.runs import RECIPES
 
     if importlib.util.find_spec("keras") is None:

@@ -131,14 +131,14 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
               batch_size, max_len_ratio, max_input_len, output_format, with_attention) -> None:
     """Translate lines (stdin or --input) with RUN_DIR's best model, one output line each.
 
+    RUN_DIR may also be what `seq2seq export` wrote: the export then translates through
+    onnxruntime, without torch (greedy or beam search; no --sample, no --attention).
     Input is read as it comes, a few batches of lines at a time, and each chunk's
     translations are written, in input order, as soon as it is done: any input size
     runs in bounded memory. Lines are split on newlines only.
     """
-    import torch
-
     from seq2seq.data.files import chunks, stream_lines
-    from seq2seq.translator import Translator
+    from seq2seq.runtime.manifest import is_export
 
     check_positive(("--beam", beam), ("--nbest", nbest), ("--batch-size", batch_size),
                    ("--top-k", top_k))
@@ -149,8 +149,19 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
                 raise UserError(f"{name}: applies only with --sample")
     if with_attention and output_format != "jsonl":
         raise UserError("--attention: needs --format jsonl")
-    translator = Translator.from_pretrained(run_dir)
-    if with_attention and translator.model.attention is None:
+    if is_export(run_dir):
+        from seq2seq.runtime.translator import OnnxTranslator
+
+        for flag, given in (("--sample", sample), ("--attention", with_attention)):
+            if given:
+                raise UserError(f"{flag}: {run_dir} is an export, which searches (greedy or "
+                                f"beam) and keeps no alignments; use its run directory")
+        translator = OnnxTranslator(run_dir)
+    else:
+        from seq2seq.translator import Translator
+
+        translator = Translator.from_pretrained(run_dir)
+    if with_attention and not translator.has_attention:
         raise UserError(f"--attention: {run_dir}'s model has no attention "
                         "(model.attention = \"none\")")
     if max_input_len is not None:
@@ -164,7 +175,11 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
          "max_len_ratio": "--max-len-ratio"},
         **{"beam_size": beam, "nbest": nbest, "alpha": alpha, "temperature": temperature,
            "top_k": top_k, "batch_size": batch_size, "max_len_ratio": max_len_ratio, **changes})
-    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    generator = None
+    if seed is not None:
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
     stream, name = input_stream(input_path)
     number, untranslated = 0, 0
     for lines in chunks(stream_lines(stream, name), CHUNK_BATCHES * config.batch_size):
@@ -221,6 +236,23 @@ def align(run_dir, text, out_path, beam) -> None:
     best = translator.align(text, beam)
     plot_alignment(best.attention, out_path, title=best.text)
     click.echo(f"{best.text}\nwrote {out_path}")
+
+
+@click.command("export")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="The export directory to write (replaced if it holds an earlier export).")
+@click.option("--format", "export_format", type=click.Choice(["onnx"]), default="onnx",
+              show_default=True, help="The graph format.")
+@click.option("--quantize", type=click.Choice(["none", "int8"]), default="none",
+              show_default=True, help="int8: dynamic int8 quantisation of the graphs' weights.")
+def export(run_dir, out_dir, export_format, quantize) -> None:
+    """Write RUN_DIR's best translation model as ONNX graphs with its tokenizers, decoding
+    settings and a checksummed manifest: `seq2seq translate EXPORT_DIR` and
+    seq2seq.runtime.OnnxTranslator translate with it, without torch."""
+    from seq2seq.export import export_run
+
+    export_run(run_dir, out_dir, quantize, log=click.echo)
 
 
 @click.command("import-keras")

@@ -12,7 +12,7 @@ import torch
 
 from seq2seq import metrics
 from seq2seq.batching import Batch, bucket_batches, collate, pad_rows, sorted_batches
-from seq2seq.config import read_json_object, reject_inapplicable, save_json, to_mapping
+from seq2seq.config import reject_inapplicable, save_json, to_mapping
 from seq2seq.data.cmudict import load_cmudict_splits
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits, load_pair_splits
 from seq2seq.errors import UserError
@@ -21,6 +21,13 @@ from seq2seq.models.translator import (
     TranslatorConfig,
     sequence_loss,
     teacher_forced_scores,
+)
+from seq2seq.runtime.files import read_json_object
+from seq2seq.runtime.results import (
+    Alignment,
+    TranslatedLine,
+    Translation,
+    translate_sentences,
 )
 from seq2seq.search import Hypothesis, SearchConfig, decode_sequences, max_lengths
 from seq2seq.tokenizers import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
@@ -184,71 +191,25 @@ def read_training_lengths(directory: Path) -> dict[str, int]:
     return data
 
 
-@dataclass
-class Alignment:
-    """What the decoder attended to while writing one hypothesis: ``weights[i][j]`` is the
-    weight of source token ``source[j]`` at the step that wrote ``output[i]`` (the last
-    row, ``"</s>"``, is the step that ended the output, when it ended with eos)."""
-
-    source: list[str]
-    output: list[str]
-    weights: list[list[float]]
-
-
-@dataclass
-class Translation:
-    """One hypothesis as text, with its log-probability and its length-normalised score
-    (and, when asked for, its :class:`Alignment`)."""
-
-    text: str
-    score: float
-    normalized_score: float
-    attention: Alignment | None = None
-
-
-@dataclass
-class TranslatedLine:
-    """One input's n-best list and its length in source tokens; ``untranslated`` says why
-    the list is empty: ``"too long"`` (over the input limit) or ``"no hypothesis"`` (every
-    continuation forbidden by ``min_len``/``no_repeat_ngram``)."""
-
-    hypotheses: list[Translation]
-    source_tokens: int
-    untranslated: Literal["", "too long", "no hypothesis"] = ""
-
-
 @torch.no_grad()
 def translate_lines(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
                     sentences: list[str], config: SearchConfig, max_input_len: int = 0,
                     generator: torch.Generator | None = None,
                     attention: bool = False) -> list[TranslatedLine]:
-    """Every sentence's n-best list, in the input's order, decoded in length-sorted batches;
-    each sentence is encoded once. With ``attention`` (a model with attention; without,
+    """Every sentence's n-best list, in the input's order, decoded in length-sorted batches
+    (:func:`seq2seq.runtime.results.translate_sentences` says what an empty, a too long or
+    an untranslatable sentence gets). With ``attention`` (a model with attention; without,
     :meth:`EncoderDecoder.attention_weights` refuses), each hypothesis carries its
-    :class:`Alignment`.
+    :class:`Alignment`."""
+    def decode(encoded: list[list[int]]) -> list[list[Hypothesis]]:
+        return decode_sequences(model, encoded, source.pad_id, target.bos_id, target.eos_id,
+                                config, generator)
 
-    An empty (or all-blank) sentence translates to one empty translation. A sentence of
-    more than ``max_input_len`` source tokens (if > 0), or one for which the search finds
-    no hypothesis, gets an empty list and the reason.
-    """
-    encoded = [source.encode(s) for s in sentences]
-    results = [TranslatedLine([Translation("", 0.0, 0.0)], len(ids)) for ids in encoded]
-    todo = [i for i, ids in enumerate(encoded) if ids and sentences[i].strip()]
-    if max_input_len:
-        for i in [i for i in todo if len(encoded[i]) > max_input_len]:
-            results[i] = TranslatedLine([], len(encoded[i]), "too long")
-        todo = [i for i in todo if len(encoded[i]) <= max_input_len]
-    found = decode_sequences(model, [encoded[i] for i in todo], source.pad_id, target.bos_id,
-                             target.eos_id, config, generator)
-    alignments = iter(align_hypotheses(model, source, target, [sentences[i] for i in todo],
-                                       [encoded[i] for i in todo], found, config)
-                      if attention else [])
-    for index, nbest in zip(todo, found):
-        results[index] = TranslatedLine(
-            [Translation(target.decode(h.tokens), h.score, h.normalized_score,
-                         next(alignments) if attention else None) for h in nbest],
-            len(encoded[index]), "" if nbest else "no hypothesis")
-    return results
+    def align(texts: list[str], encoded: list[list[int]], found: list[list[Hypothesis]]):
+        return align_hypotheses(model, source, target, texts, encoded, found, config)
+
+    return translate_sentences(sentences, source, target, max_input_len, decode,
+                               align if attention else None)
 
 
 @torch.no_grad()

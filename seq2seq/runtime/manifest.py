@@ -1,0 +1,66 @@
+"""An export directory's manifest: what is in it, and the checks that it is whole.
+
+``manifest.json`` names the format version, the toolkit version and ONNX opset that
+wrote it, the vocabulary sizes, the model's state and attention layout, the quantisation,
+and the SHA-256 of every other file. Reading an export verifies all of them first: a
+missing or altered file, or a format newer than this runtime reads, is a one-line
+:class:`UserError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from seq2seq.runtime.errors import UserError
+from seq2seq.runtime.files import read_json_object
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "is_export", "read_manifest", "sha256"]
+
+MANIFEST = "manifest.json"
+FORMAT = "seq2seq-export"
+FORMAT_VERSION = 1  # raise it when a reader of the previous version would misread an export
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_export(directory: str | Path) -> bool:
+    """Whether ``directory`` is an export (it has a manifest), not a run directory."""
+    return (Path(directory) / MANIFEST).is_file()
+
+
+def read_manifest(directory: str | Path) -> dict:
+    """The manifest of an export directory, after checking its format and every file."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not directory.is_dir():
+        raise UserError(f"{directory}: export directory not found")
+    manifest = read_json_object(path, "export manifest")
+    if manifest.get("format") != FORMAT:
+        raise UserError(f"{path}: format: expected {FORMAT!r}, got {manifest.get('format')!r}")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise UserError(f"{path}: format_version: expected a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise UserError(f"{path}: format_version {version} is newer than this runtime reads "
+                        f"({FORMAT_VERSION}); export it again with this version, or upgrade "
+                        f"seq2seq (the export says {manifest.get('toolkit_version')!r})")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise UserError(f"{path}: files: expected an object of file names and checksums")
+    for name, expected in files.items():
+        file = directory / name
+        if Path(name).is_absolute() or not file.resolve().is_relative_to(directory.resolve()):
+            raise UserError(f"{path}: files: {name!r} is outside the export directory")
+        if not file.is_file():
+            raise UserError(f"{file}: missing (the export's manifest lists it)")
+        if sha256(file) != expected:
+            raise UserError(f"{file}: checksum mismatch: the file was changed after export "
+                            f"(expected sha256 {str(expected)[:12]}...)")
+    return manifest

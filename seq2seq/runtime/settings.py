@@ -1,0 +1,71 @@
+"""The decoding settings every search shares, the torch search and the export runtime's:
+a recipe's ``[decode]`` table, checked with messages that name each setting."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from seq2seq.runtime.errors import UserError
+
+__all__ = ["SearchConfig"]
+
+
+@dataclass
+class SearchConfig:
+    """The ``[decode]`` table: output length limits, beam search and sampling settings."""
+
+    max_len_ratio: float = 2.0
+    max_len_offset: int = 10
+    batch_size: int = 256  # sentences per decoding batch
+    beam_size: int = 1  # 1 = greedy
+    nbest: int = 1  # hypotheses returned per sentence by beam search (<= beam_size)
+    alpha: float = 0.0  # GNMT length normalisation: score / ((5 + len) / 6) ** alpha
+    min_len: int = 0  # eos forbidden before this many tokens
+    no_repeat_ngram: int = 0  # no n-gram of this size twice in an output (0 = off)
+    sample: bool = False  # draw each token instead of searching (beam_size and nbest 1)
+    temperature: float = 1.0  # sampling: softmax(logits / temperature)
+    top_k: int = 0  # sampling: draw from the k most probable tokens (0 = all)
+
+    def check(self, names: Mapping[str, str] | None = None) -> None:
+        """Reject settings out of range or that do not apply, naming each as ``decode.KEY``,
+        or as ``names[KEY]`` (a command-line flag, a keyword argument) when given."""
+        def label(key: str) -> str:
+            return (names or {}).get(key, f"decode.{key}")
+
+        sample = (names or {}).get("sample", "decode.sample = true")
+        for name in ("beam_size", "nbest"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{label(name)}: expected a positive integer, "
+                                f"got {getattr(self, name)}")
+        if self.nbest > self.beam_size:
+            raise UserError(f"{label('nbest')}: expected at most {label('beam_size')} "
+                            f"({self.beam_size}), got {self.nbest}")
+        for name in ("alpha", "min_len", "no_repeat_ngram", "top_k"):
+            if getattr(self, name) < 0:
+                raise UserError(f"{label(name)}: expected a value >= 0, "
+                                f"got {getattr(self, name)}")
+        if self.temperature <= 0:
+            raise UserError(f"{label('temperature')}: expected a value > 0, "
+                            f"got {self.temperature}")
+        if self.sample:
+            for name in ("beam_size", "nbest"):
+                if getattr(self, name) != 1:
+                    raise UserError(f"{label(name)}: sampling draws one output per sentence; "
+                                    f"expected 1 with {sample}, "
+                                    f"got {getattr(self, name)}")
+        else:
+            for name, default in (("temperature", 1.0), ("top_k", 0)):
+                if getattr(self, name) != default:
+                    raise UserError(f"{label(name)}: applies only to sampling; set "
+                                    f"{sample} (or leave it at {default})")
+
+    def changed(self, names: Mapping[str, str] | None = None, **changes) -> SearchConfig:
+        """These settings with ``changes`` (``beam_size=5``, ``alpha=0.6``; ``None`` leaves a
+        setting as it is), checked; an error names a changed setting as ``names`` says (a
+        flag, an argument) and any other as ``decode.KEY``."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        config = dataclasses.replace(self, **given)
+        config.check({k: v for k, v in (names or {}).items() if k in given})
+        return config
