@@ -145,7 +145,8 @@ def test_the_beam_goes_on_when_its_best_hypothesis_ends_at_the_first_step():
     assert nbest[0].score == pytest.approx(math.log(0.5))
     assert nbest[1].score == pytest.approx(math.log(0.3) + math.log(0.9))
     # and it stops as soon as no live hypothesis can beat the 2nd finished one: after 2 steps
-    assert model.step_batches == [2, 2]
+    # (the first one row per sentence: every slot holds bos then; the second one per slot)
+    assert model.step_batches == [1, 2]
 
 
 def test_length_normalisation_can_prefer_a_longer_output():
@@ -213,8 +214,9 @@ def test_one_model_step_per_time_step_for_all_sentences_and_beams():
     src, lengths = toy_batch()
     config = SearchConfig(beam_size=3, nbest=2)
     beam_search(model, src, lengths, BOS, EOS, config)
-    assert calls[0] == 4 * 3 and all(rows % 3 == 0 for rows in calls)
-    assert calls == sorted(calls, reverse=True)  # finished sentences leave the batch
+    # the first step once per sentence (every slot holds bos), then once per slot
+    assert calls[0] == 4 and calls[1] == 4 * 3 and all(rows % 3 == 0 for rows in calls[1:])
+    assert calls[1:] == sorted(calls[1:], reverse=True)  # finished sentences leave the batch
     assert len(calls) <= int(max_lengths(lengths, config).max())
 
 

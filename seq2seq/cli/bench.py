@@ -152,8 +152,10 @@ def bench_peers(sources, batch_size, train_batches, rounds, threads) -> None:
 @click.option("--export/--no-export", "with_export", default=True, show_default=True,
               help="Also export the run (ONNX fp32 and int8) and time it against torch, "
                    "with the run's first eval metric for each.")
+@click.option("--rounds", default=3, show_default=True,
+              help="Interleaved rounds of the export comparison; each engine keeps its fastest.")
 @DEVICE
-def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_export,
+def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_export, rounds,
                  device) -> None:
     """Batched greedy and beam search vs one sentence at a time on RUN_DIR's held-out
     sources; then torch vs its ONNX export, fp32 and int8 (CPU)."""
@@ -166,11 +168,13 @@ def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_expo
         run_engine_comparison,
     )
     from seq2seq.benchmarks.timing import where
+    from seq2seq.cli.common import check_positive
     from seq2seq.config import override_section
     from seq2seq.tasks.translation import load_splits
     from seq2seq.translator import Translator
 
     _check_device(device)
+    check_positive(("--rounds", rounds))
     if with_export and device != "cpu":
         raise UserError("--export: the export runs on the CPU; add --no-export with --device")
     translator = Translator.from_pretrained(run_dir, device=device)
@@ -186,11 +190,11 @@ def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_expo
         metric = translator.recipe.eval.metrics[0]
         with tempfile.TemporaryDirectory() as work_dir:
             engines = run_engine_comparison(run_dir, pairs, metric, (1, beam), batch_size,
-                                            threads, work_dir=work_dir)
+                                            threads, rounds, work_dir=work_dir)
         click.echo()
         click.echo(format_engine_table(engines, metric, f"torch vs its export: "
                                        f"{len(sentences):,} {split} sources, {threads} "
-                                       f"threads, fastest of 2 interleaved rounds"))
+                                       f"threads, fastest of {rounds} interleaved rounds"))
 
 
 @bench.command("keras")

@@ -178,14 +178,13 @@ def beam_search(model: RuntimeDecodable, src: np.ndarray, src_lengths: np.ndarra
     stopping rule), on arrays."""
     config.check()
     batch, beam, nbest = src.shape[0], config.beam_size, config.nbest
-    state, shared = model.encode(src, src_lengths)
-    state = _repeat(state, beam)
+    state, shared = model.encode(src, src_lengths)  # one row per sentence until step 0 ends
     sentences = np.arange(batch)
     limits = max_lengths(src_lengths, config)
     divisor = length_penalty(limits.astype(np.float32), config.alpha)
     scores = np.full((batch, beam), NEG_INF, dtype=np.float32)
     scores[:, 0] = 0.0
-    tokens = np.full(batch * beam, bos_id, dtype=np.int64)
+    tokens = np.full(batch, bos_id, dtype=np.int64)
     stopped = np.zeros(batch, dtype=bool)
     finished = _Finished(np.full((batch, nbest), NEG_INF, np.float32),
                          np.full((batch, nbest), NEG_INF, np.float32),
@@ -198,6 +197,8 @@ def beam_search(model: RuntimeDecodable, src: np.ndarray, src_lengths: np.ndarra
     longest = int(limits.max())
     for step in range(longest):
         log_probs, state = model.step(tokens, state, shared)
+        if step == 0:  # every slot held bos and the encoder's state: now one row per slot
+            log_probs, state = np.repeat(log_probs, beam, axis=0), _repeat(state, beam)
         rows_history = None if history is None else history.reshape(
             history.shape[0] * beam, history.shape[2])
         forbid(log_probs, rows_history, step, eos_id, config)

@@ -18,6 +18,9 @@ exact, not a heuristic: stopping never changes the ``nbest`` list that searching
 length limit would return. (With ``alpha`` > 0 the bound is loose, so sentences tend to
 run longer.)
 
+The first step runs once per sentence, not once per slot: every slot then holds the same
+hypothesis (bos and the encoder's state), so its results are simply repeated per slot.
+
 Bookkeeping, all on the device and the same cost at every step: one ``topk`` over
 ``(sentences, beam × vocab)``; the live hypotheses are the first ``beam_size`` non-eos
 candidates, found by a cumulative count (no sort); each step stores only its tokens and
@@ -177,6 +180,8 @@ def beam_search(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor,
     longest = int(beams.limits.max())
     for step in range(longest):
         logits, state = model.step(beams.tokens, beams.state)
+        if step == 0:  # one row per sentence so far (see _start): now one per slot
+            logits, state = logits.repeat_interleave(beam_size, 0), repeat_state(state, beam_size)
         log_probs = logits.float().log_softmax(-1)
         history = None if beams.history is None else beams.history.flatten(0, 1)
         forbid(log_probs, history, step, eos_id, config)
@@ -204,8 +209,10 @@ def _start(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_i
         limits=limits,
         best_possible_divisor=length_penalty(limits.float(), config.alpha),
         scores=scores,
-        tokens=torch.full((batch * beam_size,), bos_id, dtype=torch.long, device=device),
-        state=repeat_state(model.encode(src, src_lengths), beam_size),
+        # every slot starts from bos and the encoder's state, so the first step runs once
+        # per sentence and its results are repeated per slot (beam_search)
+        tokens=torch.full((batch,), bos_id, dtype=torch.long, device=device),
+        state=model.encode(src, src_lengths),
         stopped=torch.zeros(batch, dtype=torch.bool, device=device),
         finished=Finished(torch.full((batch, nbest), NEG_INF, device=device),
                           torch.full((batch, nbest), NEG_INF, device=device),
