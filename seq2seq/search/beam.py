@@ -86,7 +86,9 @@ class Beams:
         scores: ``(active, beam)`` raw log-probability of each live hypothesis (``-inf``:
             an empty slot)
         tokens: ``(active * beam,)`` each live hypothesis's last token, the next input
+            (``(active,)``, bos, before the first step)
         state: the model's state; row ``a * beam + k`` is sentence ``a``'s hypothesis ``k``
+            (row ``a`` is sentence ``a``, before the first step)
         stopped: ``(active,)`` the sentences whose results are final
         finished: their best finished hypotheses
         history: ``(active, beam, time)`` the live hypotheses' tokens, kept only for
