@@ -87,11 +87,31 @@ def test_train_bf16_auto_chooses_bf16_where_native(native):
     assert choose_bf16(True, cpu)[0]
 
 
-def test_the_probe_agrees_with_onednn(pytestconfig):
+def test_the_probe_needs_onednn_and_the_bf16_instructions(pytestconfig):
     if pytestconfig.getoption("--simulate-no-native-bf16"):
         pytest.skip("the probe is simulated to say 'not native'")
-    assert precision.bf16_native("cpu") == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    instructions = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert precision.bf16_native("cpu") == (
+        bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and instructions)
     assert precision.bf16_native("meta") is False
+
+
+@pytest.mark.parametrize("onednn, avx512_bf16, amx, expected", [
+    (True, True, False, True), (True, False, True, True),
+    (True, False, False, False),  # plain AVX-512: oneDNN emulates bf16, slower than fp32
+    (False, True, True, False)])
+def test_the_probe_on_each_cpu_kind(monkeypatch, onednn, avx512_bf16, amx, expected):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: onednn)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    probe = precision._cpu_runs_bf16
+    if not hasattr(probe, "cache_clear"):
+        pytest.skip("the probe is simulated for this session")
+    probe.cache_clear()
+    try:
+        assert probe() is expected
+    finally:
+        probe.cache_clear()
 
 
 @pytest.fixture
