@@ -124,17 +124,15 @@ def _onnx_weights(cells: list, cell_kind: str) -> tuple[np.ndarray, np.ndarray, 
     return np.stack(ws), np.stack(rs), np.stack(bs)
 
 
-def _recurrence(g: GraphBuilder, cell_kind: str, layer, x: str, sequence_lens: str = "",
-                initial: list[str] | None = None) -> list[str]:
-    """One recurrent layer over ``x (time, batch, input)``: ``[Y, Y_h(, Y_c)]`` as ONNX gives
-    them (``Y (time, dirs, batch, units)``, states ``(dirs, batch, units)``)."""
+def _recurrence(g: GraphBuilder, cell_kind: str, layer, x: str, sequence_lens: str
+                ) -> list[str]:
+    """One encoder layer over ``x (time, batch, input)`` from zero states: ``[Y, Y_h(,
+    Y_c)]`` as ONNX gives them (``Y (time, dirs, batch, units)``, states ``(dirs, batch,
+    units)``)."""
     cells = _cells(layer)
     w, r, b = _onnx_weights(cells, cell_kind)
     direction = "bidirectional" if len(cells) == 2 else "forward"
-    inputs = [x, g.const(w, "W"), g.const(r, "R"), g.const(b, "B"), sequence_lens,
-              *(initial or [])]
-    while inputs and inputs[-1] == "":
-        inputs.pop()
+    inputs = [x, g.const(w, "W"), g.const(r, "R"), g.const(b, "B"), sequence_lens]
     if cell_kind == "lstm":
         return g.op("LSTM", *inputs, outputs=3, hidden_size=cells[0].units, direction=direction)
     return g.op("GRU", *inputs, outputs=2, hidden_size=cells[0].units, direction=direction,
