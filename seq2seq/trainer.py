@@ -392,8 +392,7 @@ class Trainer:
     def _train_step(self, batch: Any, bar) -> None:
         position, config, model = self.position, self.config, self.task.model
         model.train()
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                            enabled=self.autocast_dtype is not None):
+        with self._autocast():
             loss, count = self.task.loss(batch, position.step + 1)
         if not torch.isfinite(loss):
             bar.close()
@@ -427,6 +426,11 @@ class Trainer:
                                 f"{rate:,.0f} {self.task.unit}/s", refresh=False)
         bar.update(1)
 
+    def _autocast(self):
+        """The run's autocast (bf16 or fp16), or fp32: for training steps and evaluations."""
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                              enabled=self.autocast_dtype is not None)
+
     def _out_of_time(self) -> bool:
         """Whether another epoch, as long as the average so far, would pass ``max_minutes``
         (the whole run's time, resumed sessions included)."""
@@ -447,8 +451,11 @@ class Trainer:
         row = {"epoch": round(epoch, 4), "step": position.step, "train_loss": train_loss,
                "train_seconds": round(position.epoch_train_seconds, 3)}  # this epoch's so far
         evaluation_started = time.perf_counter()
-        with torch.no_grad(), self._averaged_weights(), torch.inference_mode():
-            row.update(self.task.evaluate())  # inference mode: no autograd bookkeeping
+        # inference mode: no autograd bookkeeping; the training precision (bf16 halves a
+        # teacher-forced pass where it is native), as Hugging Face's Trainer evaluates
+        with torch.no_grad(), self._averaged_weights(), torch.inference_mode(), \
+                self._autocast():
+            row.update(self.task.evaluate())
         row["eval_seconds"] = round(time.perf_counter() - evaluation_started, 3)
         self._tick(training=False)
         row["lr"] = self.optimizer.param_groups[0]["lr"]
