@@ -6,16 +6,17 @@ the first, so a decoder started from the encoder's final state alone must carry 
 string in (h, c), while one that attends can look each character up. Same size (a
 bidirectional LSTM encoder and an LSTM decoder of 128), same 12,000 training strings, same
 training (CONFIG below: 10 epochs, the learning rate halved every 3) on 2 cores, scored on
-500 held-out strings:
+500 held-out strings (Intel Xeon with AMX, fp32):
 
-- ``general`` attention: 97.6% reversed exactly (AMD EPYC Zen 4; 100% of the 200
-  validation strings); asserted >= 95%. The errors drop or repeat a few characters next
-  to a repeated letter. The attention issue asks for >= 99%: 20 epochs gave 98.4%, input
-  feeding 98.8% (letters a-z), so this bound is what the model reaches today, not the goal;
-- no attention: 0.0% (the decoder gets the first characters and then loses the string);
-  asserted <= 30%.
+- ``general`` attention with input feeding: 99.8% reversed exactly (100.0% with
+  ``train.seed = 1``), in about 140 s; asserted >= 99%. Input feeding is what gets it past
+  98%: the attentional vector fed back says where the decoder looked last, so a repeated
+  letter no longer makes it drop or repeat characters (without it, ``general`` reaches
+  97.6% in about 50 s; ``bahdanau`` 97.8%);
+- no attention: 0.0% (the decoder gets the first characters and then loses the string),
+  in about 40 s; asserted <= 30%.
 
-Slow: the two trainings take about three and a half minutes together.
+Slow: the two trainings take about three minutes together.
 """
 
 import json
@@ -44,7 +45,7 @@ units = 128
 embedding = 32
 bidirectional_encoder = true
 attention = "{attention}"
-[train]
+{feeding}[train]
 epochs = {epochs}
 batch_size = 64
 learning_rate = 0.003
@@ -80,7 +81,8 @@ def reversal(tmp_path_factory):
 
 def exact_match(root, paths, attention: str) -> float:
     recipe = root / f"{attention}.toml"
-    recipe.write_text(CONFIG.format(attention=attention, epochs=EPOCHS, **paths))
+    feeding = "input_feeding = true\n" if attention != "none" else ""
+    recipe.write_text(CONFIG.format(attention=attention, feeding=feeding, epochs=EPOCHS, **paths))
     run = root / f"run-{attention}"
     trained = CliRunner().invoke(main, ["train", str(recipe), "--out", str(run)])
     assert trained.exit_code == 0, trained.output
@@ -94,5 +96,5 @@ def test_attention_learns_to_reverse_strings_the_fixed_state_cannot(reversal):
     root, paths = reversal
     with_attention = exact_match(root, paths, "general")
     without = exact_match(root, paths, "none")
-    assert with_attention >= 95.0, (with_attention, without)
+    assert with_attention >= 99.0, (with_attention, without)
     assert without <= 30.0, (with_attention, without)
