@@ -139,19 +139,11 @@ def _recurrence(g: GraphBuilder, cell_kind: str, layer, x: str, sequence_lens: s
                 linear_before_reset=1)
 
 
-def _cell_step(g: GraphBuilder, cell, projected: str, state: list[str]) -> list[str]:
-    """One step of ``cell`` from its projected input ``(rows, gates * units)`` (input bias
-    included) and its state; returns the new state (LSTM ``[h, c]``, GRU ``[h]``), with
-    torch's gate order and formulas (:mod:`seq2seq.core.cells`)."""
+def _gru_step(g: GraphBuilder, cell, projected: str, h: str) -> str:
+    """One GRU step (``reset_after``: gates z, r, h, the recurrent bias inside the reset)
+    from its projected input ``(rows, 3 * units)`` (input bias included), with torch's
+    formulas (:mod:`seq2seq.core.cells`); returns the new ``h``."""
     recurrent = g.const(_array(cell.weight_hh).T.copy(), "R")
-    if len(state) == 2:  # LSTM: gates i, f, c, o
-        h, c = state
-        z = g.op("Add", projected, g.op("MatMul", h, recurrent))
-        i, f, candidate, o = g.op("Split", z, g.ints(*[cell.units] * 4), outputs=4, axis=1)
-        c = g.op("Add", g.op("Mul", g.op("Sigmoid", f), c),
-                 g.op("Mul", g.op("Sigmoid", i), g.op("Tanh", candidate)))
-        return [g.op("Mul", g.op("Sigmoid", o), g.op("Tanh", c)), c]
-    (h,) = state  # GRU, reset_after: gates z, r, h; recurrent bias inside the reset
     inner = g.op("Add", g.op("MatMul", h, recurrent), g.const(_array(cell.bias[1]), "bias"))
     x_z, x_r, x_h = g.op("Split", projected, g.ints(*[cell.units] * 3), outputs=3, axis=1)
     r_z, r_r, r_h = g.op("Split", inner, g.ints(*[cell.units] * 3), outputs=3, axis=1)
@@ -159,7 +151,27 @@ def _cell_step(g: GraphBuilder, cell, projected: str, state: list[str]) -> list[
     r = g.op("Sigmoid", g.op("Add", x_r, r_r))
     candidate = g.op("Tanh", g.op("Add", x_h, g.op("Mul", r, r_h)))
     one = g.const(np.array(1.0, dtype=np.float32), "one")
-    return [g.op("Add", g.op("Mul", z, h), g.op("Mul", g.op("Sub", one, z), candidate))]
+    return g.op("Add", g.op("Mul", z, h), g.op("Mul", g.op("Sub", one, z), candidate))
+
+
+def _lstm_step(g: GraphBuilder, inputs: list[str], kernel: np.ndarray, offsets: list[str],
+               c: str) -> list[str]:
+    """One LSTM step whose gates are ``[inputs...] @ kernel + offset`` (``kernel`` stacks
+    the matrices of the concatenated ``inputs``, the recurrent one included; ``offsets``
+    holds per gate i, f, c, o a bias or a looked-up input projection), gate by gate: four
+    products, each with its offset added (onnxruntime fuses the pair into one Gemm), and
+    no Split of a ``(rows, 4 * units)`` tensor (a full copy each step): 10% faster a step
+    than one product and a Split (G2P's 2x256 decoder at 1,280 rows, fp32). Returns
+    ``[h, c]``, with torch's gate order and formulas (:mod:`seq2seq.core.cells`)."""
+    x = inputs[0] if len(inputs) == 1 else g.op("Concat", *inputs, axis=1)
+    units = kernel.shape[1] // 4
+    i, f, candidate, o = (
+        g.op("Add", g.op("MatMul", x, g.const(kernel[:, k * units:(k + 1) * units].copy(),
+                                                "W")), offset)
+        for k, offset in enumerate(offsets))
+    c = g.op("Add", g.op("Mul", g.op("Sigmoid", f), c),
+             g.op("Mul", g.op("Sigmoid", i), g.op("Tanh", candidate)))
+    return [g.op("Mul", g.op("Sigmoid", o), g.op("Tanh", c)), c]
 
 
 def _input_bias(cell) -> np.ndarray:
@@ -262,21 +274,39 @@ def decoder_step_graph(model: EncoderDecoder) -> onnx.ModelProto:
     table = _token_table(model.tgt_input)
     kernel = _array(first.weight_ih).T  # (input, gates * units)
     width = table.shape[1]
-    projected = g.op("Gather", g.const(table @ kernel[:width] + _input_bias(first), "P"),
-                     tokens)
-    if feed is not None:
-        projected = g.op("Add", projected,
-                         g.op("MatMul", feed, g.const(kernel[width:].copy(), "W_feed")))
+    looked_up = table @ kernel[:width] + _input_bias(first)  # (vocab, gates * units)
     per_layer = len(names) // config.layers
     new_state: list[str] = []
     x = None
     for index, layer in enumerate(model.decoder.layers):
         cell = layer.cell
-        if index > 0:
-            projected = g.op("Add", g.op("MatMul", x, g.const(_array(cell.weight_ih).T.copy(),
-                                                               "W")),
-                             g.const(_input_bias(cell), "bias"))
-        states = _cell_step(g, cell, projected, state[index * per_layer:(index + 1) * per_layer])
+        layer_state = state[index * per_layer:(index + 1) * per_layer]
+        if per_layer == 2:  # LSTM, gate by gate (see _lstm_step)
+            h, c = layer_state
+            units, recurrent = cell.units, _array(cell.weight_hh).T
+            if index == 0:
+                offsets = [g.op("Gather", g.const(looked_up[:, k * units:(k + 1) * units]
+                                                  .copy(), "P"), tokens) for k in range(4)]
+                inputs, stacked = [h], recurrent
+                if feed is not None:
+                    inputs, stacked = [feed, h], np.concatenate([kernel[width:], recurrent])
+            else:
+                bias = _input_bias(cell)
+                offsets = [g.const(bias[k * units:(k + 1) * units].copy(), "bias")
+                           for k in range(4)]
+                inputs = [x, h]
+                stacked = np.concatenate([_array(cell.weight_ih).T, recurrent])
+            states = _lstm_step(g, inputs, stacked, offsets, c)
+        else:  # GRU
+            if index == 0:
+                projected = g.op("Gather", g.const(looked_up, "P"), tokens)
+                if feed is not None:
+                    projected = g.op("Add", projected, g.op(
+                        "MatMul", feed, g.const(kernel[width:].copy(), "W_feed")))
+            else:
+                projected = g.op("Add", g.op("MatMul", x, g.const(
+                    _array(cell.weight_ih).T.copy(), "W")), g.const(_input_bias(cell), "bias"))
+            states = [_gru_step(g, cell, projected, layer_state[0])]
         new_state += states
         x = states[0]
     top = x  # (rows, units)
