@@ -220,13 +220,14 @@ def beam_search(model: RuntimeDecodable, src: np.ndarray, src_lengths: np.ndarra
         at_limit = limits[sentences] <= length
         with_eos = ends[:, :beam] & searching
         without_eos = at_limit[:, None] & searching
-        slots = np.broadcast_to(np.arange(beam), (active, beam))
-        finished = _merge(finished, [
-            (np.where(with_eos, ranked[:, :beam], NEG_INF), penalty,
-             (step * beam + parents[:, :beam]) * 2 + 1),
-            (np.where(without_eos, new_scores, NEG_INF), penalty,
-             ((step + 1) * beam + slots) * 2),
-        ])
+        if with_eos.any() or without_eos.any():  # else nothing to merge
+            slots = np.broadcast_to(np.arange(beam), (active, beam))
+            finished = _merge(finished, [
+                (np.where(with_eos, ranked[:, :beam], NEG_INF), penalty,
+                 (step * beam + parents[:, :beam]) * 2 + 1),
+                (np.where(without_eos, new_scores, NEG_INF), penalty,
+                 ((step + 1) * beam + slots) * 2),
+            ])
         best_possible = new_scores.max(1) / divisor[sentences]
         stopped = stopped | at_limit | (best_possible <= finished.scores[:, -1])
 

@@ -250,13 +250,17 @@ def _advance(beams: Beams, state: State, log_probs: torch.Tensor, step: int, eos
     at_limit = beams.limits <= length
     with_eos = ends[:, :beam_size] & searching
     without_eos = at_limit[:, None] & searching
-    slots = torch.arange(beam_size, device=ranked.device).expand(active, beam_size)
-    finished = _merge(beams.finished, [
-        (ranked[:, :beam_size].masked_fill(~with_eos, NEG_INF), penalty,
-         ((step * beam_size + parents[:, :beam_size]) * 2 + 1)),
-        (scores.masked_fill(~without_eos, NEG_INF), penalty,
-         ((step + 1) * beam_size + slots) * 2),
-    ])
+    finished = beams.finished
+    # on CPU, where reading a flag back costs nothing, a step at which no hypothesis
+    # finishes skips the merge; on an accelerator it always merges, with no read-back
+    if ranked.device.type != "cpu" or bool((with_eos | without_eos).any()):
+        slots = torch.arange(beam_size, device=ranked.device).expand(active, beam_size)
+        finished = _merge(finished, [
+            (ranked[:, :beam_size].masked_fill(~with_eos, NEG_INF), penalty,
+             ((step * beam_size + parents[:, :beam_size]) * 2 + 1)),
+            (scores.masked_fill(~without_eos, NEG_INF), penalty,
+             ((step + 1) * beam_size + slots) * 2),
+        ])
     best_possible = scores.max(1).values / beams.best_possible_divisor
     stopped = beams.stopped | at_limit | (best_possible <= finished.scores[:, -1])
 
