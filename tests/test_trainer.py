@@ -213,26 +213,33 @@ def test_time_budget_stops_before_an_epoch_that_would_overrun(tmp_path):
     assert checkpoint.resolve(tmp_path, "last").name == "step-00000005"
 
 
-def test_evaluation_runs_in_the_precision_training_runs_in(tmp_path, monkeypatch):
-    """Under train.bf16 both the steps and the evaluations run under bf16 autocast; the
-    task's own loss and evaluation are replaced by probes (no fused kernel runs, so this
-    holds on a CPU without native bf16 too)."""
+@pytest.mark.parametrize("bf16", [False, True])
+def test_evaluation_runs_in_the_precision_training_runs_in(tmp_path, monkeypatch, bf16):
+    """Under train.bf16 both the steps and the evaluations run under bf16 autocast, and
+    without it neither does; the task's own loss and evaluation are replaced by probes
+    (no fused kernel runs, so this holds on a CPU without native bf16 too)."""
     from seq2seq.core import precision
 
+    monkeypatch.setattr(precision, "bf16_native", lambda device_type: True)
+    task = make_task(epochs=1, bf16=bf16)
+    parameter = next(task.model.parameters())
     seen = []
 
     def probe(where):
-        seen.append((where, torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        seen.append((where, torch.is_autocast_enabled("cpu"),
+                     torch.get_autocast_dtype("cpu") if bf16 else None))
 
-    for bf16 in (False, True):
-        monkeypatch.setattr(precision, "bf16_native", lambda device_type: True)
-        task = make_task(epochs=1, bf16=bf16)
-        parameter = next(task.model.parameters())
-        monkeypatch.setattr(task, "loss", lambda batch, step: (
-            probe("train"), (parameter.sum() * 0, 1))[1])
-        monkeypatch.setattr(task, "evaluate", lambda: (probe("eval"), {"valid_loss": 1.0})[1])
-        Trainer(task, task.recipe.train, tmp_path / str(bf16), log=quiet).fit()
-        assert {entry[0] for entry in seen} == {"train", "eval"}
-        expected = (bf16, torch.bfloat16) if bf16 else (False,)
-        assert {entry[1:1 + len(expected)] for entry in seen} == {expected}
-        seen.clear()
+    def loss(batch, step):
+        probe("train")
+        return parameter.sum() * 0, 1
+
+    def evaluate():
+        probe("eval")
+        return {"valid_loss": 1.0}
+
+    monkeypatch.setattr(task, "loss", loss)
+    monkeypatch.setattr(task, "evaluate", evaluate)
+    Trainer(task, task.recipe.train, tmp_path, log=quiet).fit()
+    expected = (bf16, torch.bfloat16 if bf16 else None)
+    assert {entry[0] for entry in seen} == {"train", "eval"}
+    assert {entry[1:] for entry in seen} == {expected}
