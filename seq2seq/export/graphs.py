@@ -164,11 +164,8 @@ def _lstm_step(g: GraphBuilder, inputs: list[str], kernel: np.ndarray, offsets: 
     than one product and a Split (G2P's 2x256 decoder at 1,280 rows, fp32). Returns
     ``[h, c]``, with torch's gate order and formulas (:mod:`seq2seq.core.cells`)."""
     x = inputs[0] if len(inputs) == 1 else g.op("Concat", *inputs, axis=1)
-    units = kernel.shape[1] // 4
-    i, f, candidate, o = (
-        g.op("Add", g.op("MatMul", x, g.const(kernel[:, k * units:(k + 1) * units].copy(),
-                                                "W")), offset)
-        for k, offset in enumerate(offsets))
+    i, f, candidate, o = (g.op("Add", g.op("MatMul", x, g.const(weights.copy(), "W")), offset)
+                          for weights, offset in zip(np.split(kernel, 4, axis=1), offsets))
     c = g.op("Add", g.op("Mul", g.op("Sigmoid", f), c),
              g.op("Mul", g.op("Sigmoid", i), g.op("Tanh", candidate)))
     return [g.op("Mul", g.op("Sigmoid", o), g.op("Tanh", c)), c]
@@ -283,17 +280,15 @@ def decoder_step_graph(model: EncoderDecoder) -> onnx.ModelProto:
         layer_state = state[index * per_layer:(index + 1) * per_layer]
         if per_layer == 2:  # LSTM, gate by gate (see _lstm_step)
             h, c = layer_state
-            units, recurrent = cell.units, _array(cell.weight_hh).T
+            recurrent = _array(cell.weight_hh).T
             if index == 0:
-                offsets = [g.op("Gather", g.const(looked_up[:, k * units:(k + 1) * units]
-                                                  .copy(), "P"), tokens) for k in range(4)]
+                offsets = [g.op("Gather", g.const(part.copy(), "P"), tokens)
+                           for part in np.split(looked_up, 4, axis=1)]
                 inputs, stacked = [h], recurrent
                 if feed is not None:
                     inputs, stacked = [feed, h], np.concatenate([kernel[width:], recurrent])
             else:
-                bias = _input_bias(cell)
-                offsets = [g.const(bias[k * units:(k + 1) * units].copy(), "bias")
-                           for k in range(4)]
+                offsets = [g.const(part.copy(), "bias") for part in np.split(_input_bias(cell), 4)]
                 inputs = [x, h]
                 stacked = np.concatenate([_array(cell.weight_ih).T, recurrent])
             states = _lstm_step(g, inputs, stacked, offsets, c)
