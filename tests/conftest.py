@@ -96,13 +96,18 @@ def shared_data_dir() -> Path | None:
 
 def assert_steps_equal_teacher_forcing(model, src, lengths, tgt_in, logits,
                                        atol: float = 1e-5) -> None:
-    """``encode`` then one ``step`` per position gives the teacher-forced ``logits``."""
-    state = model.encode(src, lengths)
-    steps = []
-    for t in range(tgt_in.shape[1]):
-        step_logits, state = model.step(tgt_in[:, t], state)
-        steps.append(step_logits)
-    torch.testing.assert_close(torch.stack(steps, 1), logits, atol=atol, rtol=1e-5)
+    """``encode`` then one ``step`` per position gives the teacher-forced ``logits``, both
+    with gradients (the layers' own path) and without (in eval mode on CPU, an LSTM
+    decoder's :class:`seq2seq.core.LSTMStep`)."""
+    for gradients in (True, False):
+        with torch.set_grad_enabled(gradients):
+            state = model.encode(src, lengths)
+            steps = []
+            for t in range(tgt_in.shape[1]):
+                step_logits, state = model.step(tgt_in[:, t], state)
+                steps.append(step_logits)
+        torch.testing.assert_close(torch.stack(steps, 1).detach(), logits.detach(), atol=atol,
+                                   rtol=1e-5)
 
 
 def pytest_addoption(parser):

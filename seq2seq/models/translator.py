@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seq2seq.config import reject_inapplicable
-from seq2seq.core import StackedRNN
+from seq2seq.core import LSTMStep, StackedRNN, StepCache, step_applies
 from seq2seq.errors import UserError
 from seq2seq.models.attention import SCORES, Attention, AttentionKind, EncoderMemory
 
@@ -97,6 +97,12 @@ class TokenInput(nn.Module):
             return self.embedding(tokens)
         return F.one_hot(tokens, self.vocab_size).float()
 
+    def token_vectors(self) -> torch.Tensor:
+        """``(vocab, output_size)``: the vector of every token id, in order."""
+        if self.embedding is not None:
+            return self.embedding.weight
+        return torch.eye(self.vocab_size)
+
 
 class Bridge(nn.Module):
     """A bidirectional encoder's (forward, backward) states -> the decoder's states."""
@@ -126,9 +132,30 @@ class StepwiseDecoder:
         return self.output(self.dropout(outputs)), state
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One decoder step: ``tokens (batch,)`` -> ``logits (batch, vocab)`` and the new state."""
-        logits, state = self.decode(tokens[:, None], state)
-        return logits[:, 0], state
+        """One decoder step: ``tokens (batch,)`` -> ``logits (batch, vocab)`` and the new state.
+
+        In inference on CPU an LSTM decoder takes :class:`~seq2seq.core.LSTMStep` (the same
+        function, its weights laid out once for single steps); otherwise the layers run as
+        in :meth:`decode`.
+        """
+        stepper = self._inference_step(state)
+        if stepper is None:
+            logits, state = self.decode(tokens[:, None], state)
+            return logits[:, 0], state
+        return self._step_with(stepper, tokens, state)
+
+    def _step_with(self, stepper: LSTMStep, tokens: torch.Tensor, state: State
+                   ) -> tuple[torch.Tensor, State]:
+        output, state = stepper(None, state, tokens)
+        return self.output(output), state
+
+    def _inference_step(self, state: State) -> LSTMStep | None:
+        """The decoder's :class:`~seq2seq.core.LSTMStep`, when it applies now (None: not)."""
+        if self.training or not step_applies(self.decoder, state[0][0]):
+            return None
+        cache = self.__dict__.setdefault("_step_cache", StepCache())  # not saved with weights
+        parameters = [*self.decoder.parameters(), *self.decoder_input.parameters()]
+        return cache.get(self.decoder, parameters, self.decoder_input.token_vectors)
 
 
 class EncoderDecoder(StepwiseDecoder, nn.Module):
@@ -211,6 +238,15 @@ class EncoderDecoder(StepwiseDecoder, nn.Module):
         attentional = torch.cat(steps, 1)
         return (self.output(self.dropout(attentional)), [*layers, (memory, feed)],
                 torch.cat(weights, 1))
+
+    def _step_with(self, stepper: LSTMStep, tokens: torch.Tensor, state: State
+                   ) -> tuple[torch.Tensor, State]:
+        if self.attention is None:
+            return StepwiseDecoder._step_with(self, stepper, tokens, state)
+        memory, *feed = state[-1]
+        output, layers = stepper(feed[0] if feed else None, state[:-1], tokens)
+        attentional = self._attend(output[:, None], memory)[0][:, 0]
+        return self.output(attentional), [*layers, (memory, attentional) if feed else (memory,)]
 
     def _attend(self, outputs: torch.Tensor, memory: EncoderMemory
                 ) -> tuple[torch.Tensor, torch.Tensor]:

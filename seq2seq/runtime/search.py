@@ -4,7 +4,10 @@
 It is a second copy of one algorithm, so it is held equal to the torch search by tests
 on every setting (beam size, n-best, length normalisation, minimum length, n-gram
 blocking, length limits): same outputs, same scores. Keep the two in step: a change to
-either belongs in both, and the tests fail until it is.
+either belongs in both, and the tests fail until it is. One difference is of means only:
+here a beam step ranks its ``2 * beam`` best extensions (one ``beam_candidates`` call, an
+ONNX TopK in the export), where the torch search takes the ``beam`` best without eos and
+counts how many extensions outrank each eos one; both select the same hypotheses.
 
 A model is anything with ``encode(src, src_lengths) -> (state, shared)`` and
 ``step(tokens, state, shared) -> (log_probs, state)``, where ``state`` is a dict of

@@ -1,8 +1,8 @@
 """Beam search, batched across sentences and beams: one ``model.step`` per time step.
 
 Each step, every live hypothesis of every unfinished sentence is extended by every token,
-and the ``2 * beam_size`` best extensions of each sentence are ranked by raw score (all
-have the same length, so this is also the normalised order):
+and the extensions of each sentence are ranked by raw score (all have the same length, so
+this is also the normalised order):
 
 * an extension ending in eos that ranks among the first ``beam_size`` is *finished*: set
   aside with its score, while the others go on (a sentence never stops merely because its
@@ -21,14 +21,16 @@ run longer.)
 The first step runs once per sentence, not once per slot: every slot then holds the same
 hypothesis (bos and the encoder's state), so its results are simply repeated per slot.
 
-Bookkeeping, all on the device and the same cost at every step: one ``topk`` over
-``(sentences, beam × vocab)``; the live hypotheses are the first ``beam_size`` non-eos
-candidates, found by a cumulative count (no sort); each step stores only its tokens and
-back-pointers (``parents``), and outputs are read back by following the pointers once at
-the end; the best ``nbest`` finished hypotheses of each sentence are kept as tensors
-(scores and where to start reading them back). Stopped sentences leave the batch when the
-search checks for them (every step on CPU, where reading a flag back costs nothing; every
-few steps on an accelerator, where it would stall the queue).
+Bookkeeping, all on the device and the same cost at every step: one ``topk`` of
+``beam_size`` over ``(sentences, beam × vocab)`` with the eos extensions left out gives
+the live hypotheses; an eos extension is finished when fewer than ``beam_size``
+extensions (live or eos) score above it, a count over ``(sentences, beam, beam)`` (no
+sort); each step stores only its tokens and back-pointers (``parents``), and outputs are
+read back by following the pointers once at the end; the best ``nbest`` finished
+hypotheses of each sentence are kept as tensors (scores and where to start reading them
+back). Stopped sentences leave the batch when the search checks for them (every step on
+CPU, where reading a flag back costs nothing; every few steps on an accelerator, where
+it would stall the queue).
 """
 
 from __future__ import annotations
@@ -229,35 +231,33 @@ def _advance(beams: Beams, state: State, log_probs: torch.Tensor, step: int, eos
     """One step: rank the extensions, set finished ones aside, keep the live ones."""
     active, beam_size = beams.scores.shape
     vocab = log_probs.shape[1]
-    totals = (beams.scores.view(-1, 1) + log_probs).view(active, beam_size * vocab)
+    totals = beams.scores.view(-1, 1) + log_probs
     # an empty slot (-inf) extends to nothing, even where its log_probs are nan (a row
     # whose every token the model gives probability 0)
     totals.nan_to_num_(nan=NEG_INF, neginf=NEG_INF)
-    ranked, flat = totals.topk(min(2 * beam_size, beam_size * vocab), dim=1)
-    parents, tokens = flat // vocab, flat % vocab
-    ends = tokens == eos_id
-    # the next live hypotheses: the first beam_size candidates not ending in eos (each
-    # parent has one eos extension, so at least beam_size of the 2 * beam_size are not eos)
-    kth = torch.arange(1, beam_size + 1, device=ranked.device).expand(active, beam_size)
-    chosen = torch.searchsorted((~ends).long().cumsum(1), kth.contiguous())
-    chosen = chosen.clamp_(max=ranked.shape[1] - 1)
-    scores = ranked.gather(1, chosen).masked_fill_(ends.gather(1, chosen), NEG_INF)
-    live_parents, live_tokens = parents.gather(1, chosen), tokens.gather(1, chosen)
+    ended = totals[:, eos_id].clone().view(active, beam_size)  # each slot's eos extension
+    totals[:, eos_id] = NEG_INF
+    # the next live hypotheses: the beam_size best extensions not ending in eos
+    scores, flat = totals.view(active, beam_size * vocab).topk(beam_size, dim=1)
+    live_parents, live_tokens = flat // vocab, flat % vocab
+    # an eos extension is finished if it ranks among the beam_size best of all extensions:
+    # fewer than beam_size others (live or ending) score above it
+    above = ((scores[:, None, :] > ended[:, :, None]).sum(2)
+             + (ended[:, None, :] > ended[:, :, None]).sum(2))
 
     length = step + 1  # tokens after this step; both kinds of finished have this many
     penalty = length_penalty(length, config.alpha)
     searching = ~beams.stopped[:, None]
     at_limit = beams.limits <= length
-    with_eos = ends[:, :beam_size] & searching
+    with_eos = (above < beam_size) & searching
     without_eos = at_limit[:, None] & searching
     finished = beams.finished
     # on CPU, where reading a flag back costs nothing, a step at which no hypothesis
     # finishes skips the merge; on an accelerator it always merges, with no read-back
-    if ranked.device.type != "cpu" or bool((with_eos | without_eos).any()):
-        slots = torch.arange(beam_size, device=ranked.device).expand(active, beam_size)
+    if scores.device.type != "cpu" or bool((with_eos | without_eos).any()):
+        slots = torch.arange(beam_size, device=scores.device).expand(active, beam_size)
         finished = _merge(finished, [
-            (ranked[:, :beam_size].masked_fill(~with_eos, NEG_INF), penalty,
-             ((step * beam_size + parents[:, :beam_size]) * 2 + 1)),
+            (ended.masked_fill(~with_eos, NEG_INF), penalty, (step * beam_size + slots) * 2 + 1),
             (scores.masked_fill(~without_eos, NEG_INF), penalty,
              ((step + 1) * beam_size + slots) * 2),
         ])
@@ -265,7 +265,7 @@ def _advance(beams: Beams, state: State, log_probs: torch.Tensor, step: int, eos
     stopped = beams.stopped | at_limit | (best_possible <= finished.scores[:, -1])
 
     trace.append(beams.sentences, live_tokens, live_parents)
-    rows = (torch.arange(active, device=ranked.device)[:, None] * beam_size
+    rows = (torch.arange(active, device=scores.device)[:, None] * beam_size
             + live_parents).flatten()
     history = beams.history
     if history is not None:

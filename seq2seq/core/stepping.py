@@ -1,0 +1,138 @@
+"""One step of a stack of LSTM layers for inference on CPU: the step search takes.
+
+Search runs the decoder once per output position. torch's fused kernel (oneDNN) is built
+for sequences: called for a single step it lays its weights out anew and projects the
+inputs by a product of their own, every call. :class:`LSTMStep` computes the same step
+(:class:`~seq2seq.core.LSTMCell`'s equations, on the same parameters) with that work done
+once:
+
+* each layer's weights are laid out once as one ``(inputs + units, 4 * units)`` matrix
+  (:class:`StepCache` lays them out again when a parameter changes: its version counter
+  moves on every in-place update, e.g. an optimizer step or ``load_state_dict``);
+* when the first layer reads tokens, its input projection of each token is a row of a
+  table (``token vectors @ kernel + bias``, one row per vocabulary entry), so the step's
+  product covers only the recurrent part (and what joins the token, e.g. an input-feeding
+  vector);
+* the four gates take one sigmoid: the candidate gate's columns are doubled in the
+  laid-out weights, since ``tanh(x) = 2 sigmoid(2x) - 1``; ``tanh(c)`` is taken the same
+  way (torch's tanh costs three sigmoids' time on CPUs without AVX-512). The identity
+  holds to a few units in the last place (1e-7 absolute).
+
+:func:`step_applies` says when nothing else could differ from the layers' own path: LSTM
+layers with the default activations that allow the fused kernel, unidirectional, not
+stateful, in eval mode, no gradient, float32 on CPU, no autocast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from .cells import LSTMCell
+from .recurrent import RNN
+
+State = list[tuple[torch.Tensor, ...]]  # one (h, c) per layer
+
+
+def step_applies(stack, probe: torch.Tensor) -> bool:
+    """Whether :class:`LSTMStep` can stand in for ``stack`` (a :class:`StackedRNN`) on
+    inputs like ``probe`` (a tensor on the device and in the dtype the step will see)."""
+    if stack.training or torch.is_grad_enabled() or probe.device.type != "cpu":
+        return False
+    if probe.dtype != torch.float32 or torch.is_autocast_enabled("cpu"):
+        return False
+    for layer in stack.layers:
+        if not isinstance(layer, RNN) or not isinstance(layer.cell, LSTMCell):
+            return False
+        if (not layer.uses_fused_path() or layer.stateful or layer.go_backwards
+                or layer.time_major or layer.cell.weight_ih.dtype != torch.float32):
+            return False
+    return True
+
+
+class LSTMStep:
+    """``stack``'s step with its weights laid out for one step at a time (see the module).
+
+    Args:
+        stack: a :class:`StackedRNN` of LSTM layers (:func:`step_applies`).
+        token_vectors: ``(vocab, features)``, the vector each token id stands for (an
+            embedding's weight; the identity for one-hot inputs), when the first layer's
+            input starts with a token's vector; ``None`` when the inputs are vectors.
+    """
+
+    def __init__(self, stack, token_vectors: torch.Tensor | None = None) -> None:
+        with torch.no_grad():
+            cells = [layer.cell for layer in stack.layers]
+            self.units = cells[0].units
+            self.table = None
+            self.layers: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+            for index, cell in enumerate(cells):
+                kernel = torch.cat([cell.weight_ih, cell.weight_hh], 1).t()
+                bias = cell.bias if cell.bias is not None else None
+                if index == 0 and token_vectors is not None:
+                    features = token_vectors.shape[1]
+                    table = token_vectors.to(kernel.dtype) @ kernel[:features]
+                    self.table = _double_candidate(table if bias is None else table + bias)
+                    kernel, bias = kernel[features:], None
+                self.layers.append((_double_candidate(kernel.contiguous()),
+                                    None if bias is None else _double_candidate(bias)))
+
+    def __call__(self, inputs: torch.Tensor | None, state: State,
+                 tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """One step: ``(output (batch, units), state)``.
+
+        ``tokens (batch,)`` feed the first layer through the token table (built with
+        ``token_vectors``); ``inputs (batch, features)`` are what follows the token's vector
+        in the first layer's input (``None`` when nothing does), or the whole input when
+        there is no table.
+        """
+        x, new_state = inputs, []
+        for index, ((kernel, bias), (h, c)) in enumerate(zip(self.layers, state)):
+            joined = h if x is None else torch.cat([x, h], 1)
+            if index == 0 and self.table is not None:
+                gates = self.table.index_select(0, tokens).addmm_(joined, kernel)
+            elif bias is not None:
+                gates = torch.addmm(bias, joined, kernel)
+            else:
+                gates = joined @ kernel
+            h, c = _lstm_pointwise(gates, c)
+            new_state.append((h, c))
+            x = h
+        return x, new_state
+
+
+def _double_candidate(weights: torch.Tensor) -> torch.Tensor:
+    """``weights (..., 4 * units)`` with the candidate gate's (the third) columns doubled."""
+    units = weights.shape[-1] // 4
+    doubled = weights.clone()
+    doubled[..., 2 * units : 3 * units] *= 2
+    return doubled
+
+
+def _lstm_pointwise(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(h, c)`` from pre-activations ``(batch, 4 * units)`` (gates i, f, c, o; the
+    candidate's doubled) and the previous cell state."""
+    i, f, g, o = gates.sigmoid_().chunk(4, 1)  # g = sigmoid(2 x): tanh(x) = 2 g - 1
+    c = torch.addcmul(f * c, i, g, value=2.0).sub_(i)  # f c + i tanh(x)
+    tanh_c = (c * 2.0).sigmoid_().mul_(2.0).sub_(1.0)
+    return o * tanh_c, c
+
+
+class StepCache:
+    """An :class:`LSTMStep` kept while the parameters it was built from stay unchanged.
+
+    ``get(stack, token_input_parameters, token_vectors)`` returns the step, building it anew
+    when any parameter has been replaced or updated in place since.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._step: LSTMStep | None = None
+
+    def get(self, stack, parameters: Sequence[torch.Tensor], token_vectors) -> LSTMStep:
+        key = tuple((id(p), p.data_ptr(), p._version) for p in parameters)
+        if self._step is None or key != self._key:
+            vectors = token_vectors() if callable(token_vectors) else token_vectors
+            self._step, self._key = LSTMStep(stack, vectors), key
+        return self._step
