@@ -39,12 +39,16 @@ def time_decoding(translator, sentences: list[str], beam: int, batch_size: int) 
 
 
 def run_decode_benchmark(translator, sentences: list[str], beams=(1, 5), batch_size: int = 256,
-                         reference_sentences: int = 200, threads: int = 2) -> list[DecodeTiming]:
+                         reference_sentences: int = 200, threads: int = 2,
+                         rounds: int = 1) -> list[DecodeTiming]:
+    """Per beam, the batched search (its fastest of ``rounds``) and the one-at-a-time loop
+    on the first ``reference_sentences`` (once: it is the slow reference)."""
     torch.set_num_threads(threads)
     time_decoding(translator, sentences[:50], 1, batch_size)  # warm-up
     rows = []
     for beam in beams:
-        rows.append(time_decoding(translator, sentences, beam, batch_size))
+        rows.append(min((time_decoding(translator, sentences, beam, batch_size)
+                         for _ in range(rounds)), key=lambda timing: timing.seconds))
         rows.append(time_decoding(translator, sentences[:reference_sentences], beam, 1))
     return rows
 

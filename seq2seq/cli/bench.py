@@ -153,7 +153,8 @@ def bench_peers(sources, batch_size, train_batches, rounds, threads) -> None:
               help="Also export the run (ONNX fp32 and int8) and time it against torch, "
                    "with the run's first eval metric for each.")
 @click.option("--rounds", default=3, show_default=True,
-              help="Interleaved rounds of the export comparison; each engine keeps its fastest.")
+              help="Timed rounds: each batched search, and each engine of the export "
+                   "comparison (interleaved), keeps its fastest.")
 @DEVICE
 def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_export, rounds,
                  device) -> None:
@@ -183,9 +184,11 @@ def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_expo
     if not pairs:
         raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs")
     sentences = [pair.src for pair in pairs]
-    rows = run_decode_benchmark(translator, sentences, (1, beam), batch_size, threads=threads)
+    rows = run_decode_benchmark(translator, sentences, (1, beam), batch_size, threads=threads,
+                                rounds=rounds)
     click.echo(format_decode_table(rows, f"{run_dir}: {len(sentences):,} {split} sources, "
-                                         f"{where(threads, device)}"))
+                                         f"{where(threads, device)}; batched: fastest of "
+                                         f"{rounds}"))
     if with_export:
         metric = translator.recipe.eval.metrics[0]
         with tempfile.TemporaryDirectory() as work_dir:

@@ -1,10 +1,10 @@
 """One step of a stack of LSTM layers for inference on CPU: the step search takes.
 
 Search runs the decoder once per output position. torch's fused kernel (oneDNN) is built
-for sequences: called for a single step it lays its weights out anew and projects the
-inputs by a product of their own, every call. :class:`LSTMStep` computes the same step
-(:class:`~seq2seq.core.LSTMCell`'s equations, on the same parameters) with that work done
-once:
+for sequences: called for a single step it costs more than the step's arithmetic (it sets
+itself up at every call, and projects the inputs by a product of their own).
+:class:`LSTMStep` computes the same step (:class:`~seq2seq.core.LSTMCell`'s equations, on
+the same parameters) with the fixed work done once:
 
 * each layer's weights are laid out once as one ``(inputs + units, 4 * units)`` matrix
   (:class:`StepCache` lays them out again when a parameter changes: its version counter
