@@ -4,7 +4,7 @@ for, taken only where nothing else could differ, and never stale after a weight 
 import pytest
 import torch
 
-from seq2seq.core import LSTMStep, StackedRNN, StepCache, step_applies
+from seq2seq.core import LSTMStep, StackedRNN, StepCache, step_applies, stepping
 from seq2seq.core.stepping import _lstm_pointwise
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
 
@@ -26,20 +26,26 @@ def random_state(layers: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 @pytest.mark.parametrize("layers", [1, 2])
-# extra features (e.g. an input-feeding vector) follow a token's vector
-@pytest.mark.parametrize("inputs,extra", [("vectors", 0), ("embedding", 0), ("embedding", 3),
-                                          ("one-hot", 0), ("one-hot", 3)])
+# extra features (e.g. an input-feeding vector) follow a token's vector; "looked up":
+# embedded tokens whose table would be over the size limit
+@pytest.mark.parametrize("inputs,extra", [
+    ("vectors", 0), ("embedding", 0), ("embedding", 3), ("looked up", 0), ("looked up", 3),
+    ("one-hot", 0), ("one-hot", 3)])
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_the_step_equals_the_layers_fused_and_reference(layers, inputs, extra, use_bias):
-    token_size = {"vectors": 5, "embedding": 4, "one-hot": VOCAB}[inputs]
+def test_the_step_equals_the_layers_fused_and_reference(layers, inputs, extra, use_bias,
+                                                        monkeypatch):
+    if inputs == "looked up":
+        monkeypatch.setattr(stepping, "TABLE_LIMIT", 0)
+    token_size = VOCAB if inputs == "one-hot" else 4 if inputs != "vectors" else 5
     model = stack(layers, token_size + extra, use_bias=use_bias)
-    vectors = {"vectors": None, "embedding": torch.randn(VOCAB, 4),
-               "one-hot": torch.eye(VOCAB)}[inputs]
+    vectors = {"vectors": None, "one-hot": torch.eye(VOCAB)}.get(inputs, torch.randn(VOCAB, 4))
     tokens = torch.randint(0, VOCAB, (3, BATCH))
     extras = torch.randn(3, BATCH, extra)
     start = random_state(layers)
     with torch.no_grad():
-        fast = LSTMStep(model, vectors)
+        fast = (LSTMStep(model, one_hot=VOCAB) if inputs == "one-hot"
+                else LSTMStep(model, vectors))
+        assert (fast.table is None) == (inputs in ("vectors", "looked up"))
         fast_state = start
         for t in range(3):
             if vectors is None:
@@ -92,14 +98,18 @@ def test_applies_only_where_nothing_else_could_differ():
 def test_the_cache_lays_the_weights_out_again_when_they_change():
     model, cache = stack(), StepCache()
     parameters = list(model.parameters())
+
+    def build():
+        return LSTMStep(model)
+
     with torch.no_grad():
-        first = cache.get(model, parameters, None)
-        assert cache.get(model, parameters, None) is first
+        first = cache.get(parameters, build)
+        assert cache.get(parameters, build) is first
         model.layers[0].cell.weight_hh.mul_(0.5)  # in place, as an optimizer step is
-        second = cache.get(model, parameters, None)
+        second = cache.get(parameters, build)
         assert second is not first
         model.load_state_dict(stack().state_dict())
-        assert cache.get(model, parameters, None) is not second
+        assert cache.get(parameters, build) is not second
 
 
 @pytest.mark.parametrize("config", [

@@ -10,9 +10,10 @@ the same parameters) with the fixed work done once:
   (:class:`StepCache` lays them out again when a parameter changes: its version counter
   moves on every in-place update, e.g. an optimizer step or ``load_state_dict``);
 * when the first layer reads tokens, its input projection of each token is a row of a
-  table (``token vectors @ kernel + bias``, one row per vocabulary entry), so the step's
-  product covers only the recurrent part (and what joins the token, e.g. an input-feeding
-  vector);
+  table (``token vectors @ kernel + bias``, one row per vocabulary entry; for one-hot
+  tokens the kernel's own rows), so the step's product covers only the recurrent part
+  (and what joins the token, e.g. an input-feeding vector). A table of embedded tokens
+  larger than :data:`TABLE_LIMIT` is not built: the step looks the vectors up instead;
 * the four gates take one sigmoid: the candidate gate's columns are doubled in the
   laid-out weights, since ``tanh(x) = 2 sigmoid(2x) - 1``; ``tanh(c)`` is taken the same
   way (torch's tanh costs three sigmoids' time on CPUs without AVX-512). The identity
@@ -25,7 +26,7 @@ stateful, in eval mode, no gradient, float32 on CPU, no autocast.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -51,30 +52,44 @@ def step_applies(stack, probe: torch.Tensor) -> bool:
     return True
 
 
+# the largest per-token table a step builds, in floats (16 MB); beyond it (a large
+# vocabulary of embedded tokens) a step looks the token vectors up and multiplies them
+TABLE_LIMIT = 1 << 22
+
+
 class LSTMStep:
     """``stack``'s step with its weights laid out for one step at a time (see the module).
 
     Args:
         stack: a :class:`StackedRNN` of LSTM layers (:func:`step_applies`).
         token_vectors: ``(vocab, features)``, the vector each token id stands for (an
-            embedding's weight; the identity for one-hot inputs), when the first layer's
-            input starts with a token's vector; ``None`` when the inputs are vectors.
+            embedding's weight), when the first layer's input starts with a token's vector.
+        one_hot: the vocabulary size, when the first layer's input starts with a one-hot
+            token instead (the table is then the kernel's own rows: no product).
+
+    With neither, the first layer's inputs are vectors.
     """
 
-    def __init__(self, stack, token_vectors: torch.Tensor | None = None) -> None:
+    def __init__(self, stack, token_vectors: torch.Tensor | None = None,
+                 one_hot: int = 0) -> None:
         with torch.no_grad():
-            cells = [layer.cell for layer in stack.layers]
-            self.units = cells[0].units
-            self.table = None
+            self.table = self.vectors = None
             self.layers: list[tuple[torch.Tensor, torch.Tensor | None]] = []
-            for index, cell in enumerate(cells):
+            for index, layer in enumerate(stack.layers):
+                cell = layer.cell
                 kernel = torch.cat([cell.weight_ih, cell.weight_hh], 1).t()
-                bias = cell.bias if cell.bias is not None else None
-                if index == 0 and token_vectors is not None:
-                    features = token_vectors.shape[1]
-                    table = token_vectors.to(kernel.dtype) @ kernel[:features]
-                    self.table = _double_candidate(table if bias is None else table + bias)
-                    kernel, bias = kernel[features:], None
+                bias = cell.bias
+                if index == 0 and (one_hot or token_vectors is not None):
+                    if one_hot:
+                        table, features = kernel[:one_hot], one_hot
+                    elif token_vectors.shape[0] * kernel.shape[1] <= TABLE_LIMIT:
+                        features = token_vectors.shape[1]
+                        table = token_vectors @ kernel[:features]
+                    else:
+                        table, self.vectors = None, token_vectors
+                    if table is not None:
+                        self.table = _double_candidate(table if bias is None else table + bias)
+                        kernel, bias = kernel[features:], None
                 self.layers.append((_double_candidate(kernel.contiguous()),
                                     None if bias is None else _double_candidate(bias)))
 
@@ -82,12 +97,14 @@ class LSTMStep:
                  tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         """One step: ``(output (batch, units), state)``.
 
-        ``tokens (batch,)`` feed the first layer through the token table (built with
-        ``token_vectors``); ``inputs (batch, features)`` are what follows the token's vector
-        in the first layer's input (``None`` when nothing does), or the whole input when
-        there is no table.
+        ``tokens (batch,)`` are the first layer's tokens (built with ``token_vectors`` or
+        ``one_hot``); ``inputs (batch, features)`` are what follows the token in the first
+        layer's input (``None`` when nothing does), or the whole input without tokens.
         """
         x, new_state = inputs, []
+        if self.vectors is not None:
+            looked_up = self.vectors.index_select(0, tokens)
+            x = looked_up if inputs is None else torch.cat([looked_up, inputs], 1)
         for index, ((kernel, bias), (h, c)) in enumerate(zip(self.layers, state)):
             joined = h if x is None else torch.cat([x, h], 1)
             if index == 0 and self.table is not None:
@@ -122,17 +139,17 @@ def _lstm_pointwise(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor,
 class StepCache:
     """An :class:`LSTMStep` kept while the parameters it was built from stay unchanged.
 
-    ``get(stack, token_input_parameters, token_vectors)`` returns the step, building it anew
-    when any parameter has been replaced or updated in place since.
+    ``get(parameters, build)`` returns the step that ``build()`` made, calling it anew when
+    any of ``parameters`` has been replaced or updated in place since.
     """
 
     def __init__(self) -> None:
         self._key: tuple | None = None
         self._step: LSTMStep | None = None
 
-    def get(self, stack, parameters: Sequence[torch.Tensor], token_vectors) -> LSTMStep:
+    def get(self, parameters: Sequence[torch.Tensor], build: Callable[[], LSTMStep]
+            ) -> LSTMStep:
         key = tuple((id(p), p.data_ptr(), p._version) for p in parameters)
         if self._step is None or key != self._key:
-            vectors = token_vectors() if callable(token_vectors) else token_vectors
-            self._step, self._key = LSTMStep(stack, vectors), key
+            self._step, self._key = build(), key
         return self._step

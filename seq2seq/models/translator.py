@@ -97,11 +97,12 @@ class TokenInput(nn.Module):
             return self.embedding(tokens)
         return F.one_hot(tokens, self.vocab_size).float()
 
-    def token_vectors(self) -> torch.Tensor:
-        """``(vocab, output_size)``: the vector of every token id, in order."""
+    def step_tokens(self) -> dict:
+        """How :class:`~seq2seq.core.LSTMStep` reads these tokens: their vectors (an
+        embedding's weight) or, for one-hot inputs, the vocabulary size."""
         if self.embedding is not None:
-            return self.embedding.weight
-        return torch.eye(self.vocab_size)
+            return {"token_vectors": self.embedding.weight}
+        return {"one_hot": self.vocab_size}
 
 
 class Bridge(nn.Module):
@@ -154,8 +155,9 @@ class StepwiseDecoder:
         if self.training or not step_applies(self.decoder, state[0][0]):
             return None
         cache = self.__dict__.setdefault("_step_cache", StepCache())  # not saved with weights
-        parameters = [*self.decoder.parameters(), *self.decoder_input.parameters()]
-        return cache.get(self.decoder, parameters, self.decoder_input.token_vectors)
+        tokens = self.decoder_input
+        return cache.get([*self.decoder.parameters(), *tokens.parameters()],
+                         lambda: LSTMStep(self.decoder, **tokens.step_tokens()))
 
 
 class EncoderDecoder(StepwiseDecoder, nn.Module):
