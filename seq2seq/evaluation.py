@@ -7,7 +7,7 @@ multi-reference figure scores each distinct source once, against all its referen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seq2seq import metrics
 from seq2seq.data.pairs import Pair
@@ -15,14 +15,24 @@ from seq2seq.search import SearchConfig
 
 
 @dataclass
+class Sample:
+    """One distinct source, the model's best output and all of its references."""
+
+    source: str
+    output: str
+    references: list[str]
+
+
+@dataclass
 class EvaluationReport:
-    """Corpus scores (percentages) of one decoding configuration."""
+    """Corpus scores (percentages) of one decoding configuration, and sample outputs."""
 
     pairs: int
     distinct_sources: int
     beam_size: int
     single_reference: dict[str, float]
     multi_reference: dict[str, float]
+    samples: list[Sample] = field(default_factory=list)
 
 
 def group_references(pairs: list[Pair]) -> dict[str, list[str]]:
@@ -36,12 +46,28 @@ def group_references(pairs: list[Pair]) -> dict[str, list[str]]:
 
 
 def evaluate_pairs(translator, pairs: list[Pair], metric_names: list[str],
-                   config: SearchConfig) -> EvaluationReport:
-    """Decode each distinct source once with ``config`` and score the best hypothesis."""
+                   config: SearchConfig, samples: int = 0) -> EvaluationReport:
+    """Decode each distinct source once with ``config`` and score the best hypothesis;
+    with ``samples``, the report also holds that many of them (:func:`sample_sources`)."""
     sources = list(group_references(pairs))
     best = {source: nbest[0].text if nbest else ""  # "": over the input limit, or no hypothesis
             for source, nbest in zip(sources, translator.hypotheses(sources, config))}
-    return score_outputs(pairs, best, metric_names, config.beam_size)
+    report = score_outputs(pairs, best, metric_names, config.beam_size)
+    groups = group_references(pairs)
+    report.samples = [Sample(source, best[source], groups[source])
+                      for source in sample_sources(sources, samples)]
+    return report
+
+
+def sample_sources(sources: list[str], count: int) -> list[str]:
+    """``count`` sources spread evenly over ``sources``: the first, then every
+    ``len(sources) // count``-th (all of them when there are no more than ``count``)."""
+    if count <= 0:
+        return []
+    if len(sources) <= count:
+        return list(sources)
+    every = len(sources) // count
+    return [sources[i * every] for i in range(count)]
 
 
 def score_outputs(pairs: list[Pair], best: dict[str, str], metric_names: list[str],
@@ -67,4 +93,9 @@ def format_report(report: EvaluationReport) -> str:
              f"{'metric':<8} {'single-ref':>11} {'multi-ref':>10}"]
     for name, value in report.single_reference.items():
         lines.append(f"{name:<8} {value:>11.2f} {report.multi_reference[name]:>10.2f}")
+    if report.samples:
+        lines += ["", f"{len(report.samples)} samples (source, output, references):"]
+        for sample in report.samples:
+            lines += [f"  {sample.source}", f"  -> {sample.output}",
+                      *(f"     = {reference}" for reference in sample.references)]
     return "\n".join(lines)

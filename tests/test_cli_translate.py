@@ -168,6 +168,33 @@ def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):
     assert bad.exit_code == 1 and "--metrics: unknown ['blue']" in bad.output
 
 
+def test_evaluate_samples_show_evenly_spread_sources_with_outputs_and_references(
+        trained_run, tmp_path):
+    # five distinct sources (one with two references): --samples 2 takes the first and
+    # the third (every 5 // 2 = 2nd), each with the model's own output
+    data = tmp_path / "held-out.txt"
+    data.write_text("Go.\tVa !\nHi.\tSalut !\nRun!\tCours !\nRun!\tCourez !\n"
+                    "Wow!\tÇa alors !\nFire!\tAu feu !\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                       "--samples", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    samples = json.loads(result.output)["samples"]
+    translator = Translator.from_pretrained(trained_run)
+    assert samples == [
+        {"source": "Go.", "output": translator.translate(["Go."])[0], "references": ["Va !"]},
+        {"source": "Run!", "output": translator.translate(["Run!"])[0],
+         "references": ["Cours !", "Courez !"]}]
+    table = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                      "--samples", "9"])  # more than there are: all five
+    assert table.exit_code == 0, table.output
+    assert "5 samples" in table.output and "     = Courez !" in table.output
+    assert "samples" not in CliRunner().invoke(
+        main, ["evaluate", str(trained_run), "--data", str(data)]).output
+    bad = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                    "--samples", "0"])
+    assert bad.exit_code == 1 and "--samples: expected a positive integer" in bad.output
+
+
 def test_evaluate_split_scores_the_runs_own_held_out_pairs(trained_run, tmp_path):
     held_out = tmp_path / "valid.txt"  # fra-eng holds out the last 20%: the last 3 of 12
     held_out.write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS[9:]), encoding="utf-8")

@@ -5,7 +5,7 @@ import sacrebleu
 
 from seq2seq import metrics
 from seq2seq.data.pairs import Pair
-from seq2seq.evaluation import group_references
+from seq2seq.evaluation import group_references, sample_sources
 
 
 def test_multi_reference_takes_the_best_match():
@@ -28,6 +28,14 @@ def test_group_references_keeps_first_appearance_order():
     pairs = [Pair("Go.", "Va !"), Pair("Hi.", "Salut !"), Pair("Go.", "Bouge !"),
              Pair("Go.", "Va !")]
     assert group_references(pairs) == {"Go.": ["Va !", "Bouge !"], "Hi.": ["Salut !"]}
+
+
+def test_samples_are_the_first_source_then_every_len_over_count_th():
+    sources = [f"s{i}" for i in range(1460)]  # fra-eng-full's test split: every 146th
+    assert sample_sources(sources, 10) == [f"s{146 * i}" for i in range(10)]
+    assert sample_sources(sources[:7], 3) == ["s0", "s2", "s4"]
+    assert sample_sources(sources[:2], 5) == ["s0", "s1"]
+    assert sample_sources(sources, 0) == []
 
 
 # Sources with 1, 3 and 2 references: sacrebleu pads the shorter lists with None.

@@ -72,8 +72,9 @@ def mnist_train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, d
 
 EVALUATE_APPLIES = {"--data": ("translation",), "--split": ("translation",),
                     "--beam": ("translation",), "--alpha": ("translation",),
-                    "--metrics": ("translation",), "--nbest": ("fill",),
-                    "--data-dir": ("mnist",), "--set": ("translation", "fill")}
+                    "--metrics": ("translation",), "--samples": ("translation",),
+                    "--nbest": ("fill",), "--data-dir": ("mnist",),
+                    "--set": ("translation", "fill")}
 
 
 def evaluate_options(command):
@@ -89,6 +90,10 @@ def evaluate_options(command):
         click.option("--metrics", "metric_list",
                      help="translation, comma-separated (default bleu,chrf): bleu, chrf, ter, "
                           "wer, per, cer, exact, ser."),
+        click.option("--samples", type=int,
+                     help="translation: also show this many distinct sources with their "
+                          "output and references, spread evenly (the first, then every "
+                          "(distinct sources // N)-th)."),
         click.option("--nbest", type=int,
                      help="fill: count an answer found among this many candidates (default 5)."),
         DATA_DIR,
@@ -101,8 +106,8 @@ def evaluate_options(command):
     return command
 
 
-def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, nbest, data_dir, overrides,
-              as_json, expected_task: str | None = None) -> None:
+def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, samples, nbest, data_dir,
+              overrides, as_json, expected_task: str | None = None) -> None:
     from seq2seq import checkpoint
     from seq2seq.runs import read_saved_recipe
 
@@ -111,13 +116,14 @@ def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, nbest, data_d
         raise UserError(f"{run_dir}: a {task} run; expected a {expected_task} run "
                         f"(use seq2seq evaluate)")
     check_applies(task, {"--data": data_path, "--split": split, "--beam": beam,
-                         "--alpha": alpha, "--metrics": metric_list, "--nbest": nbest,
-                         "--data-dir": data_dir, "--set": overrides}, EVALUATE_APPLIES)
+                         "--alpha": alpha, "--metrics": metric_list, "--samples": samples,
+                         "--nbest": nbest, "--data-dir": data_dir, "--set": overrides},
+                   EVALUATE_APPLIES)
     if task == "translation":
         from seq2seq.cli.translation import evaluate_translation
 
-        evaluate_translation(run_dir, data_path, split, beam, alpha, metric_list, overrides,
-                             as_json)
+        evaluate_translation(run_dir, data_path, split, beam, alpha, metric_list, samples,
+                             overrides, as_json)
     elif task == "fill":
         from seq2seq.cli.fill import evaluate_fill
 

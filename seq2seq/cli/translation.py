@@ -52,9 +52,10 @@ def _show_examples(run_dir: Path, splits) -> None:
         click.echo("scores: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
 
 
-def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_list,
+def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_list, samples,
                          overrides, as_json) -> None:
-    """Score RUN_DIR's best model on --data or --split, single- and multi-reference."""
+    """Score RUN_DIR's best model on --data or --split, single- and multi-reference, with
+    --samples outputs to look at."""
     import dataclasses
 
     from seq2seq import metrics
@@ -68,7 +69,7 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
     unknown = sorted(set(names) - set(metrics.METRICS))
     if unknown or not names:
         raise UserError(f"--metrics: unknown {unknown or names}; valid: {sorted(metrics.METRICS)}")
-    check_positive(("--beam", beam))
+    check_positive(("--beam", beam), ("--samples", samples))
     if (data_path is None) == (split is None):
         raise UserError("evaluate: give either --data FILE or --split valid|test")
     translator = Translator.from_pretrained(run_dir)
@@ -84,7 +85,8 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
                             f"(set {how})")
     report = evaluate_pairs(translator, pairs, names,
                             translator.search_config({"beam_size": "--beam", "alpha": "--alpha"},
-                                                     beam_size=beam, alpha=alpha))
+                                                     beam_size=beam, alpha=alpha),
+                            samples or 0)
     click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
 
 
