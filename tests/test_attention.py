@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from seq2seq.errors import UserError
-from seq2seq.models.attention import Attention, EncoderMemory
+from seq2seq.models import attention as attention_module
+from seq2seq.models.attention import Attention, EncoderMemory, additive_scores
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
 from seq2seq.search import repeat_state, select_state
 from tests.conftest import assert_steps_equal_teacher_forcing
@@ -73,6 +74,61 @@ def test_a_sentence_attends_the_same_alone_or_in_a_padded_batch(kind, input_feed
         torch.testing.assert_close(alone[0], batched[row, :, :length], atol=1e-6, rtol=1e-5)
         torch.testing.assert_close(model(src, SRC_LENGTHS[row : row + 1], TGT_IN[row : row + 1]),
                                    logits[row : row + 1], atol=1e-6, rtol=1e-5)
+
+
+def plain_additive_scores(queries, keys, vector):
+    """The textbook formula the fast function stands for."""
+    return torch.tanh(queries[:, :, None] + keys[:, None]) @ vector
+
+
+@pytest.mark.parametrize("rows", [100, 2, 1])  # sentences per chunk: all 5; 2, 2 and 1; 1
+@pytest.mark.parametrize("time", [7, 1])  # teacher forcing; one step
+def test_additive_scores_equal_the_plain_formula_forward_and_backward(rows, time,
+                                                                     monkeypatch):
+    # float64, so that the identity tanh(a) = 2 sigmoid(2a) - 1 and the chunked sums show
+    # as what they are (equal to 1e-12), not as rounding; values large enough to saturate
+    monkeypatch.setattr(attention_module, "ADDITIVE_CHUNK", rows * time * 6 * 4)
+    generator = torch.Generator().manual_seed(0)
+    queries = (3 * torch.randn(5, time, 4, generator=generator, dtype=torch.float64))
+    keys = 3 * torch.randn(5, 6, 4, generator=generator, dtype=torch.float64)
+    vector = torch.randn(4, generator=generator, dtype=torch.float64)
+    grad = torch.randn(5, time, 6, generator=generator, dtype=torch.float64)
+    results = []
+    for function in (plain_additive_scores, additive_scores):
+        inputs = [t.clone().requires_grad_() for t in (queries, keys, vector)]
+        scores = function(*inputs)
+        results.append((scores, *torch.autograd.grad(scores, inputs, grad)))
+    for fast, plain in zip(results[1], results[0]):
+        torch.testing.assert_close(fast, plain, rtol=1e-12, atol=1e-12)
+    torch.autograd.gradcheck(additive_scores, [t.clone().requires_grad_() for t in
+                                               (queries[:2, :3], keys[:2], vector)])
+
+
+def test_additive_scores_in_float32_and_with_some_inputs_frozen():
+    generator = torch.Generator().manual_seed(1)
+    queries = torch.randn(3, 9, 16, generator=generator, requires_grad=True)
+    keys = torch.randn(3, 5, 16, generator=generator)  # no gradient wanted
+    vector = torch.randn(16, generator=generator, requires_grad=True)
+    fast = additive_scores(queries, keys, vector)
+    plain = plain_additive_scores(queries, keys, vector)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    fast_grads = torch.autograd.grad(fast.square().sum(), [queries, vector])
+    plain_grads = torch.autograd.grad(plain.square().sum(), [queries, vector])
+    for a, b in zip(fast_grads, plain_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_bahdanau_attention_scores_through_its_own_parameters():
+    attention = Attention("bahdanau", 8, 6)
+    torch.manual_seed(2)
+    outputs, queries = torch.randn(2, 4, 6), torch.randn(2, 3, 8)
+    memory = attention.memory(outputs, torch.tensor([4, 2]))
+    context, weights = attention(queries, memory)
+    hidden = torch.tanh(attention.query_projection(queries)[:, :, None]
+                        + attention.key_projection(outputs)[:, None])
+    scores = attention.score_vector(hidden)[..., 0].masked_fill(~memory.mask[:, None], -1e30)
+    torch.testing.assert_close(weights, scores.softmax(-1))
+    torch.testing.assert_close(context, scores.softmax(-1) @ outputs)
 
 
 def test_the_memory_selects_and_repeats_rows_like_the_tensors_it_stands_for():

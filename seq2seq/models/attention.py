@@ -11,7 +11,9 @@ the encoder outputs into a context ``c_t``; the attentional vector
   Luong's framework, as OpenNMT-py's ``global_attention = "mlp"`` does.
 
 Everything that depends on the source alone (``W_a h̄_s``, ``W_k h̄_s``, the mask) is
-computed once per sentence by :meth:`Attention.memory`, not once per step.
+computed once per sentence by :meth:`Attention.memory`, not once per step. The additive
+score, the one score that builds a ``(batch, time, src_time, units)`` tensor, has its own
+forward and backward (:func:`additive_scores`).
 
 Search repeats and reorders the decoder state's batch rows (``repeat_interleave``,
 ``index_select``); :class:`EncoderMemory` implements both by keeping the per-sentence
@@ -109,11 +111,97 @@ class Attention(nn.Module):
         positions and sum to 1 over the real ones."""
         values, keys, mask = memory.per_row()
         if self.kind == "bahdanau":
-            hidden = torch.tanh(self.query_projection(queries)[:, :, None, :] + keys[:, None])
-            scores = self.score_vector(hidden).squeeze(-1)
+            scores = additive_scores(self.query_projection(queries), keys,
+                                     self.score_vector.weight[0])
         else:
             scores = torch.bmm(queries, keys.transpose(1, 2))
         scores = scores.float().masked_fill(~mask[:, None, :], float("-inf"))
         weights = torch.softmax(scores, -1)
         context = torch.bmm(weights.to(values.dtype), values)
         return context, weights
+
+
+# elements of the (rows, time, src_time, units) tensor the additive score works on at once
+# (2 MB in fp32): small enough to stay in a core's cache between the passes over it
+ADDITIVE_CHUNK = 1 << 19
+
+
+def additive_scores(queries: torch.Tensor, keys: torch.Tensor, vector: torch.Tensor
+                    ) -> torch.Tensor:
+    """``scores (batch, time, src_time)``: ``vector · tanh(queries[b, t] + keys[b, s])``,
+    from ``queries (batch, time, units)``, ``keys (batch, src_time, units)`` and
+    ``vector (units,)``.
+
+    The same function as ``torch.tanh(queries[:, :, None] + keys[:, None]) @ vector``, by
+    an autograd function built for the ``(batch, time, src_time, units)`` tensor in
+    between, which costs more than the rest of the attention:
+
+    * it is never held whole: the forward and the backward pass each build it a few
+      sentences at a time (:data:`ADDITIVE_CHUNK` elements), so that the passes over it
+      read the cache, and nothing of its size is saved for the backward pass (it is
+      rebuilt there, from the queries and keys);
+    * no tanh is taken: ``tanh(a) = 2 sigmoid(2a) - 1`` (torch's tanh costs about four
+      sigmoids' time on CPUs without AVX-512), so the scores are
+      ``2 (sigmoid(2a) · vector) - Σ vector``, and ``d tanh(a) / da = 4 g (1 - g)`` with
+      ``g = sigmoid(2a)``.
+
+    It computes in the inputs' precision (under autocast: what the projections gave).
+    """
+    return _AdditiveScores.apply(queries, keys, vector)
+
+
+class _AdditiveScores(torch.autograd.Function):
+    """See :func:`additive_scores`."""
+
+    @staticmethod
+    def forward(ctx, queries, keys, vector):
+        dtype = torch.promote_types(queries.dtype, keys.dtype)
+        with torch.autocast(queries.device.type, enabled=False):
+            queries2, keys2 = 2 * queries.to(dtype), 2 * keys.to(dtype)
+            vector_ = vector.to(dtype)
+            scores = queries2.new_empty(queries.shape[0], queries.shape[1], keys.shape[1])
+            for rows, gates in _gate_chunks(queries2, keys2):
+                torch.matmul(gates, vector_, out=scores[rows])
+            scores.mul_(2).sub_(vector_.sum())
+        ctx.save_for_backward(queries2, keys2, vector_)
+        ctx.dtypes = queries.dtype, keys.dtype, vector.dtype
+        return scores
+
+    @staticmethod
+    def backward(ctx, grad):
+        queries2, keys2, vector = ctx.saved_tensors
+        query_dtype, key_dtype, vector_dtype = ctx.dtypes
+        with torch.autocast(queries2.device.type, enabled=False):
+            grad = grad.to(queries2.dtype)
+            grad_queries, grad_keys = torch.empty_like(queries2), torch.empty_like(keys2)
+            grad_vector = torch.zeros_like(vector)  # Σ (2 g - 1) grad over every (b, t, s)
+            slope = None
+            for rows, gates in _gate_chunks(queries2, keys2):
+                part = grad[rows]
+                units = gates.shape[-1]
+                grad_vector.addmv_(gates.reshape(-1, units).t(), part.reshape(-1), alpha=2)
+                if slope is None or slope.shape != gates.shape:
+                    slope = torch.empty_like(gates)
+                torch.addcmul(gates, gates, gates, value=-1.0, out=slope)  # g (1 - g)
+                slope.mul_(part[..., None])
+                torch.sum(slope, 2, out=grad_queries[rows])
+                torch.sum(slope, 1, out=grad_keys[rows])
+            grad_vector.sub_(grad.sum())
+            scale = 4 * vector
+            grad_queries.mul_(scale)
+            grad_keys.mul_(scale)
+        return grad_queries.to(query_dtype), grad_keys.to(key_dtype), grad_vector.to(vector_dtype)
+
+
+def _gate_chunks(queries2: torch.Tensor, keys2: torch.Tensor):
+    """``(rows, sigmoid(queries2[rows, :, None] + keys2[rows, None]))`` a few sentences at a
+    time (one buffer, reused: each chunk is valid until the next is made)."""
+    batch, time, units = queries2.shape
+    src_time = keys2.shape[1]
+    step = max(1, ADDITIVE_CHUNK // max(time * src_time * units, 1))
+    buffer = queries2.new_empty(min(step, batch), time, src_time, units)
+    for start in range(0, batch, step):
+        rows = slice(start, min(start + step, batch))
+        gates = buffer[: rows.stop - start]
+        torch.add(queries2[rows, :, None], keys2[rows, None], out=gates).sigmoid_()
+        yield rows, gates
