@@ -122,7 +122,8 @@ class Attention(nn.Module):
 
 
 # elements of the (rows, time, src_time, units) tensor the additive score works on at once
-# (2 MB in fp32): small enough to stay in a core's cache between the passes over it
+# on CPU (2 MB in fp32): small enough to stay in cache between the passes over it (on a
+# GPU the whole batch goes at once: kernel launches cost more there than memory)
 ADDITIVE_CHUNK = 1 << 19
 
 
@@ -136,10 +137,9 @@ def additive_scores(queries: torch.Tensor, keys: torch.Tensor, vector: torch.Ten
     an autograd function built for the ``(batch, time, src_time, units)`` tensor in
     between, which costs more than the rest of the attention:
 
-    * it is never held whole: the forward and the backward pass each build it a few
-      sentences at a time (:data:`ADDITIVE_CHUNK` elements), so that the passes over it
-      read the cache, and nothing of its size is saved for the backward pass (it is
-      rebuilt there, from the queries and keys);
+    * nothing of its size is saved for the backward pass: it is rebuilt there, from the
+      queries and keys; on CPU, both passes build it a few sentences at a time
+      (:data:`ADDITIVE_CHUNK` elements), so that the passes over it read the cache;
     * no tanh is taken: ``tanh(a) = 2 sigmoid(2a) - 1`` (torch's tanh costs about four
       sigmoids' time on CPUs without AVX-512), so the scores are
       ``2 (sigmoid(2a) · vector) - Σ vector``, and ``d tanh(a) / da = 4 g (1 - g)`` with
@@ -195,10 +195,13 @@ class _AdditiveScores(torch.autograd.Function):
 
 def _gate_chunks(queries2: torch.Tensor, keys2: torch.Tensor):
     """``(rows, sigmoid(queries2[rows, :, None] + keys2[rows, None]))`` a few sentences at a
-    time (one buffer, reused: each chunk is valid until the next is made)."""
+    time on CPU, all at once elsewhere (one buffer, reused: each chunk is valid until the
+    next is made)."""
     batch, time, units = queries2.shape
     src_time = keys2.shape[1]
-    step = max(1, ADDITIVE_CHUNK // max(time * src_time * units, 1))
+    step = batch
+    if queries2.device.type == "cpu":
+        step = max(1, ADDITIVE_CHUNK // max(time * src_time * units, 1))
     buffer = queries2.new_empty(min(step, batch), time, src_time, units)
     for start in range(0, batch, step):
         rows = slice(start, min(start + step, batch))
