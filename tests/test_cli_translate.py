@@ -211,6 +211,42 @@ def test_evaluate_split_scores_the_runs_own_held_out_pairs(trained_run, tmp_path
     assert neither.exit_code == 1 and "give either --data FILE or --split" in neither.output
 
 
+def test_bench_train_attention_sweeps_every_setting_and_keeps_the_fastest_epoch(
+        pairs_file, monkeypatch):
+    from seq2seq.benchmarks import train as train_benchmark
+
+    trained = []
+    real = train_benchmark.run_train_benchmark
+
+    def counted(recipe, recipes_dir, overrides, *args):
+        trained.append([o for o in overrides
+                        if o.startswith(("model.attention", "model.input_feeding"))])
+        rows, source, tokens = real(recipe, recipes_dir, overrides, *args)
+        # the second sweep's epochs are twice as fast: they are the ones kept
+        speedup = 2.0 if len(trained) > len(train_benchmark.ATTENTION_VARIANTS) else 1.0
+        for row in rows:
+            row["train_seconds"] = 1.0 / speedup if trained[-1] == ["model.attention=none"] \
+                else 2.0 / speedup
+        return rows, source, tokens
+
+    monkeypatch.setattr(train_benchmark, "run_train_benchmark", counted)
+    result = CliRunner().invoke(main, [
+        "bench", "train", "fra-eng", "--attention", "--rounds", "2", "--epochs", "1",
+        "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
+        "--set", "model.embedding=4", "--set", "model.layers=1",
+        "--set", "model.bidirectional_encoder=false"])
+    assert result.exit_code == 0, result.output
+    assert len(trained) == 2 * 7
+    assert trained[:7] == trained[7:]
+    assert ["model.attention=bahdanau", "model.input_feeding=true"] in trained
+    lines = result.output.splitlines()
+    assert "fastest epoch after the first, over 2 sweeps" in lines[0]
+    ratios = [float(line.split()[-1]) for line in lines[2:]]
+    assert ratios == [1.0] + [0.5] * 6
+    alone = CliRunner().invoke(main, ["bench", "train", "fra-eng", "--rounds", "2"])
+    assert alone.exit_code == 1 and "--rounds: applies with --attention only" in alone.output
+
+
 def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):
     result = CliRunner().invoke(main, ["bench", "train", "fra-eng", "--epochs", "1", "--threads",
                                        "1", "--set", f"data.path={pairs_file}", "--set",

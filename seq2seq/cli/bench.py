@@ -73,8 +73,11 @@ def bench_mnist(data_dir, rounds, threads, process_rounds) -> None:
 @click.option("--attention", "attention_variants", is_flag=True,
               help="Train once per attention setting (none, dot, general, bahdanau; with "
                    "and without input feeding) and compare training tokens/s.")
+@click.option("--rounds", type=int,
+              help="With --attention: sweeps over the settings; each keeps its fastest "
+                   "epoch over all of them (default 1).")
 @DEVICE
-def bench_train(recipe, overrides, epochs, threads, attention_variants, device) -> None:
+def bench_train(recipe, overrides, epochs, threads, attention_variants, rounds, device) -> None:
     """Seconds per training epoch of a translation RECIPE, through the real trainer."""
     from seq2seq.benchmarks.train import (
         format_attention_table,
@@ -85,10 +88,14 @@ def bench_train(recipe, overrides, epochs, threads, attention_variants, device) 
     from seq2seq.runs import RECIPES
 
     _check_device(device)
+    if rounds is not None and not attention_variants:
+        raise UserError("--rounds: applies with --attention only")
+    if rounds is not None and rounds < 1:
+        raise UserError(f"--rounds: expected a positive integer, got {rounds}")
     if attention_variants:
         results, source = run_attention_benchmark(recipe, RECIPES, list(overrides), epochs,
-                                                  threads, device)
-        click.echo(format_attention_table(recipe, results, source, threads))
+                                                  threads, device, rounds or 1)
+        click.echo(format_attention_table(recipe, results, source, threads, rounds or 1))
         return
     rows, source, tokens = run_train_benchmark(recipe, RECIPES, list(overrides), epochs, threads,
                                                device)
