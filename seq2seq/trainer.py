@@ -9,6 +9,7 @@ run resumed from ``last`` ends with exactly the weights of an uninterrupted one 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import signal
@@ -388,6 +389,14 @@ class Trainer:
             self.log(f"early stopping: no better {config.early_stopping_metric} for "
                      f"{config.early_stopping_patience} epochs")
         return stop or self._out_of_time()
+
+    def train_steps(self, batches: Sequence[Any]) -> None:
+        """The training steps of ``batches``, exactly as an epoch takes them, with no
+        evaluation, checkpoint or progress shown: how a benchmark times the trainer's step."""
+        bar = progress_bar(len(batches), 0, "steps", stream=io.StringIO())
+        for batch in batches:
+            self._train_step(batch, bar)
+        bar.close()
 
     def _train_step(self, batch: Any, bar) -> None:
         position, config, model = self.position, self.config, self.task.model

@@ -86,4 +86,6 @@ def test_bench_peers_builds_the_identical_model_in_opennmt():
                                 threads=1)
     assert result["difference"] < 1e-5  # the same weights give the same logits
     assert result["agreement"]["greedy"] >= 14  # ties aside, the same argmax outputs
-    assert "beam 5, sentences/s" in format_peer_table(result)
+    table = format_peer_table(result)
+    assert "beam 5, sentences/s" in table and "our model alone" in table
+    assert set(result["alone"]) == {1, 5} and all(s > 0 for s in result["alone"].values())

@@ -211,40 +211,50 @@ def test_evaluate_split_scores_the_runs_own_held_out_pairs(trained_run, tmp_path
     assert neither.exit_code == 1 and "give either --data FILE or --split" in neither.output
 
 
-def test_bench_train_attention_sweeps_every_setting_and_keeps_the_fastest_epoch(
+def test_bench_train_attention_times_every_setting_in_turn_and_keeps_its_fastest_round(
         pairs_file, monkeypatch):
+    import types
+
     from seq2seq.benchmarks import train as train_benchmark
+    from seq2seq.trainer import Trainer
 
-    trained = []
-    real = train_benchmark.run_train_benchmark
+    calls, clock = [], [0.0]
+    real_steps = Trainer.train_steps
 
-    def counted(recipe, recipes_dir, overrides, *args):
-        trained.append([o for o in overrides
-                        if o.startswith(("model.attention", "model.input_feeding"))])
-        rows, source, tokens = real(recipe, recipes_dir, overrides, *args)
-        # the second sweep's epochs are twice as fast: they are the ones kept
-        speedup = 2.0 if len(trained) > len(train_benchmark.ATTENTION_VARIANTS) else 1.0
-        for row in rows:
-            row["train_seconds"] = 1.0 / speedup if trained[-1] == ["model.attention=none"] \
-                else 2.0 / speedup
-        return rows, source, tokens
+    def timed_steps(trainer, batches):  # the real steps, on a clock the test sets
+        model = trainer.task.recipe.model
+        calls.append(((model.attention, model.input_feeding), batches))
+        real_steps(trainer, batches)
+        round_index = (len(calls) - 1) // len(train_benchmark.ATTENTION_VARIANTS)
+        cost = 1.0 if model.attention == "none" else 2.0
+        # the warm-up round (0) is the fastest of all, the last timed round the fastest kept
+        clock[0] += cost * {0: 0.01, 1: 3.0, 2: 1.0, 3: 5.0}[round_index]
 
-    monkeypatch.setattr(train_benchmark, "run_train_benchmark", counted)
+    monkeypatch.setattr(Trainer, "train_steps", timed_steps)
+    monkeypatch.setattr(train_benchmark, "time", types.SimpleNamespace(
+        perf_counter=lambda: clock[0]))
     result = CliRunner().invoke(main, [
-        "bench", "train", "fra-eng", "--attention", "--rounds", "2", "--epochs", "1",
+        "bench", "train", "fra-eng", "--attention", "--steps", "2", "--rounds", "3",
         "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
         "--set", "model.embedding=4", "--set", "model.layers=1",
-        "--set", "model.bidirectional_encoder=false"])
+        "--set", "model.bidirectional_encoder=false", "--set", "train.batch_size=4"])
     assert result.exit_code == 0, result.output
-    assert len(trained) == 2 * 7
-    assert trained[:7] == trained[7:]
-    assert ["model.attention=bahdanau", "model.input_feeding=true"] in trained
+    variants = train_benchmark.ATTENTION_VARIANTS
+    assert [variant for variant, _ in calls] == variants * 4  # in turn, every round
+    assert ("bahdanau", True) in variants and ("none", False) == variants[0]
+    assert all(batches == calls[0][1] and len(batches) == 2 for _, batches in calls)
     lines = result.output.splitlines()
-    assert "fastest epoch after the first, over 2 sweeps" in lines[0]
+    assert "the same 2 steps" in lines[0] and "fastest of 3 rounds" in lines[0]
+    speeds = [float(line.split()[-2].replace(",", "")) for line in lines[2:]]
     ratios = [float(line.split()[-1]) for line in lines[2:]]
     assert ratios == [1.0] + [0.5] * 6
-    alone = CliRunner().invoke(main, ["bench", "train", "fra-eng", "--rounds", "2"])
-    assert alone.exit_code == 1 and "--rounds: applies with --attention only" in alone.output
+    tokens = int(lines[0].split(" steps (")[1].split(" target")[0].replace(",", ""))
+    assert speeds[0] == pytest.approx(tokens / 1.0, abs=1)  # round 2's second, not round 0's
+    for options, message in ((["--rounds", "2"], "--rounds: applies with --attention only"),
+                             (["--attention", "--epochs", "2"], "--epochs: not with --attention"),
+                             (["--attention", "--steps", "0"], "--steps: expected a positive")):
+        bad = CliRunner().invoke(main, ["bench", "train", "fra-eng", *options])
+        assert bad.exit_code == 1 and message in bad.output
 
 
 def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):

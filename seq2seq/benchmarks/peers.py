@@ -7,7 +7,10 @@ the decoder: OpenNMT-py's ``-encoder_type rnn -decoder_type rnn -rnn_type LSTM
 theirs, checked equal on a forward pass), the same random batches, fp32, and are timed
 interleaved in one process: training steps (forward, loss, backward, Adam), greedy and
 beam 5 with every output forced to exactly ``OUTPUT_TOKENS`` tokens (so the search's
-work is the same whatever the weights).
+work is the same whatever the weights). Beside them, our model alone, with no search
+(the encoder, then the decoder's steps on 1 and on 5 rows per source): how fast 5 rows
+go against 1 is what beam 5 / greedy would be if neither search cost anything beside
+the model, on this machine.
 
 OpenNMT-py is not a dependency of this project. Install it into a separate virtual
 environment beside ours (its ``torch<2.3`` pin is not enforced there)::
@@ -177,6 +180,20 @@ def _search_ours(model, batches, beam: int) -> list[list[int]]:
     return outputs
 
 
+def _model_alone(model, batches, copies: int) -> None:
+    """Our model without a search: encode, repeat each sentence's state ``copies`` times
+    (5: beam 5's rows), then ``OUTPUT_TOKENS`` decoder steps, each fed its argmax."""
+    from seq2seq.search import repeat_state
+
+    with torch.no_grad():
+        for src, src_lengths, _ in batches:
+            state = repeat_state(model.encode(src, src_lengths), copies)
+            tokens = torch.full((src.shape[0] * copies,), BOS, dtype=torch.long)
+            for _ in range(OUTPUT_TOKENS):
+                logits, state = model.step(tokens, state)
+                tokens = logits.log_softmax(-1).argmax(-1)
+
+
 def _search_theirs(translator, batches) -> list[list[int]]:
     outputs = []
     for src, src_lengths, _ in batches:
@@ -216,6 +233,7 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
                    lambda: _search_theirs(translator(5, False), decode_batches)),
     }
     seconds: dict[str, list[list[float]]] = {name: [[], []] for name in ["train", *tasks]}
+    alone: dict[int, list[float]] = {1: [], 5: []}  # our model without a search, per copies
     agreement = {}
     # training runs on copies, so that the searches always compare the identical models
     our_trained, their_trained = copy.deepcopy(ours).train(), copy.deepcopy(theirs).train()
@@ -230,6 +248,11 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
                 if round_index:
                     seconds[name][side].append(time.perf_counter() - start)
             agreement[name] = sum(a == b for a, b in zip(*results))
+        for copies, times in alone.items():
+            start = time.perf_counter()
+            _model_alone(ours, decode_batches, copies)
+            if round_index:
+                times.append(time.perf_counter() - start)
         for side, (model, optimizer, step) in enumerate(
                 ((our_trained, our_optimizer, _train_ours),
                  (their_trained, their_optimizer, _train_theirs))):
@@ -240,6 +263,7 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
     tokens = sum(int((tgt[:, 1:] != PAD).sum()) for _, _, tgt in training)
     return {"seconds": {name: [statistics.median(side) for side in pair]
                         for name, pair in seconds.items()},
+            "alone": {copies: statistics.median(times) for copies, times in alone.items()},
             "agreement": agreement, "sources": len(decode_batches) * batch_size,
             "difference": difference, "train_tokens": tokens, "threads": threads,
             "batch_size": batch_size}
@@ -267,4 +291,8 @@ def format_peer_table(result: dict) -> str:
                      f"{theirs / ours:>6.2f} {result['agreement'][name]:>7}/{sources}")
     greedy, beam = seconds["greedy"][0], seconds["beam 5"][0]
     lines.append(f"our beam 5 runs at {greedy / beam:.2f}x our greedy's sentences/s")
+    one, five = result["alone"][1], result["alone"][5]
+    lines.append(f"our model alone (encoder, then {OUTPUT_TOKENS} steps each fed its argmax; "
+                 f"no search) with 5 rows per source runs at {one / five:.2f}x its speed with "
+                 f"1: beam 5 / greedy if neither search cost anything beside the model")
     return "\n".join(lines)

@@ -3,17 +3,18 @@
 Runs the recipe through the real trainer for a few epochs in a temporary run directory
 and reports, per epoch, the seconds spent in training steps (what Keras reports as the
 epoch time, less its validation-loss pass) and in evaluation, and target tokens/s.
-With ``--attention`` it trains the same recipe once per attention setting (none; dot,
-general and bahdanau, each without and with input feeding) and compares their training
-tokens/s with the model without attention, in one process; ``--rounds`` repeats that
-sweep, and each setting keeps its fastest epoch (after the first of each training) over
-all sweeps, so that a slow spell of the machine during one setting's turn does not pass
-for that setting's cost.
+With ``--attention`` it compares the training speed of every attention setting (none;
+dot, general and bahdanau, each without and with input feeding) on the recipe's model:
+each setting's model trains on the same batches (the first ``--steps`` of the first
+epoch) through the trainer's own step, round after round, the settings taking turns
+within each round, so that a slow spell of the machine falls on all of them rather
+than on whichever setting was training then; each keeps its fastest round.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -78,34 +79,53 @@ ATTENTION_VARIANTS = [("none", False), ("dot", False), ("general", False),
 
 
 def run_attention_benchmark(recipe_name: str, recipes_dir: Path, overrides: list[str],
-                            epochs: int, threads: int, device: str = "cpu", rounds: int = 1
-                            ) -> tuple[list[tuple], str]:
-    """``(attention, input_feeding, training tokens/s)`` per variant of the recipe's model,
-    trained the same way, ``rounds`` sweeps over the variants (the fastest epoch after
-    the first of each training), and the data description."""
-    fastest: dict[tuple[str, bool], float] = {}
-    source = ""
-    for _ in range(rounds):
-        for variant in ATTENTION_VARIANTS:
-            kind, feeding = variant
-            settings = [f"model.attention={kind}"]
-            if feeding:
-                settings.append("model.input_feeding=true")
-            rows, source, tokens = run_train_benchmark(recipe_name, recipes_dir,
-                                                       [*overrides, *settings], epochs,
-                                                       threads, device)
-            speed = tokens / min(row["train_seconds"] for row in (rows[1:] or rows))
-            fastest[variant] = max(speed, fastest.get(variant, 0.0))
-    return [(kind, feeding, fastest[kind, feeding]) for kind, feeding in ATTENTION_VARIANTS], \
-        source
+                            steps: int, rounds: int, threads: int, device: str = "cpu"
+                            ) -> tuple[list[tuple], str, int]:
+    """``(attention, input_feeding, training tokens/s)`` per setting (its fastest of
+    ``rounds`` rounds of ``steps`` training steps, after one round to warm up), the data
+    description and the target tokens of those steps."""
+    from seq2seq.tasks.translation import TranslationRecipe, TranslationTask, load_splits
+    from seq2seq.trainer import Trainer, pick_device
+
+    torch.set_num_threads(threads)
+    path = find_recipe(recipe_name, recipes_dir)
+    fixed = [*overrides, "train.early_stopping_patience=0", f"train.device={device}"]
+    splits = load_splits(load_recipe(TranslationRecipe, path, fixed).data)
+    tokenizers = None
+    contenders = []
+    with tempfile.TemporaryDirectory() as run_dir:
+        for kind, feeding in ATTENTION_VARIANTS:
+            settings = [f"model.attention={kind}"] + (["model.input_feeding=true"] if feeding
+                                                       else [])
+            recipe = load_recipe(TranslationRecipe, path, [*fixed, *settings])
+            torch.manual_seed(recipe.train.seed)
+            task = TranslationTask(recipe, splits, pick_device(recipe.train.device), tokenizers)
+            tokenizers = task.source, task.target  # every setting reads the same vocabularies
+            trainer = Trainer(task, recipe.train, Path(run_dir) / f"{kind}-{feeding}",
+                              log=lambda _m: None)
+            contenders.append(((kind, feeding), trainer,
+                               task.batches(0, recipe.train.seed)[:steps]))
+        batches = contenders[0][2]
+        tokens = sum(contenders[0][1].task.train_lengths[i][1] for batch in batches
+                     for i in batch)
+        fastest: dict[tuple[str, bool], float] = {}
+        for round_index in range(rounds + 1):  # round 0 warms up and is not counted
+            for variant, trainer, batches in contenders:
+                start = time.perf_counter()
+                trainer.train_steps(batches)
+                seconds = time.perf_counter() - start
+                if round_index:
+                    fastest[variant] = min(seconds, fastest.get(variant, float("inf")))
+    return ([(kind, feeding, tokens / fastest[kind, feeding])
+             for kind, feeding in ATTENTION_VARIANTS], splits.source, tokens)
 
 
 def format_attention_table(recipe_name: str, results: list[tuple], source: str,
-                           threads: int, rounds: int = 1) -> str:
+                           threads: int, steps: int, rounds: int, tokens: int) -> str:
     baseline = results[0][2]
-    sweeps = f", over {rounds} sweeps" if rounds > 1 else ""
-    lines = [f"{recipe_name}: {source}; {threads} threads; training tokens/s (fastest epoch "
-             f"after the first{sweeps}), ratio to the model without attention",
+    lines = [f"{recipe_name}: {source}; {threads} threads; training tokens/s of the same "
+             f"{steps} steps ({tokens:,} target tokens), the settings in turn, fastest of "
+             f"{rounds} rounds; ratio to the model without attention",
              f"{'attention':<10} {'input feeding':<14} {'tok/s':>8} {'ratio':>6}"]
     for kind, feeding, speed in results:
         lines.append(f"{kind:<10} {'yes' if feeding else 'no':<14} {speed:>8,.0f} "

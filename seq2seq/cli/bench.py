@@ -68,16 +68,20 @@ def bench_mnist(data_dir, rounds, threads, process_rounds) -> None:
 @click.argument("recipe", default="fra-eng-keras")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a recipe key, e.g. data.path=../shared/data/fra-eng/fra.txt.")
-@click.option("--epochs", default=3, show_default=True, help="Epochs to time.")
+@click.option("--epochs", type=int, help="Epochs to time (default 3; not with --attention).")
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
 @click.option("--attention", "attention_variants", is_flag=True,
-              help="Train once per attention setting (none, dot, general, bahdanau; with "
-                   "and without input feeding) and compare training tokens/s.")
+              help="Compare the training tokens/s of every attention setting (none, dot, "
+                   "general, bahdanau; with and without input feeding): the same batches, "
+                   "the settings in turn, round after round.")
+@click.option("--steps", type=int,
+              help="With --attention: training steps per setting and round (default 40).")
 @click.option("--rounds", type=int,
-              help="With --attention: sweeps over the settings; each keeps its fastest "
-                   "epoch over all of them (default 1).")
+              help="With --attention: timed rounds, each setting keeping its fastest "
+                   "(default 3; one more warms up).")
 @DEVICE
-def bench_train(recipe, overrides, epochs, threads, attention_variants, rounds, device) -> None:
+def bench_train(recipe, overrides, epochs, threads, attention_variants, steps, rounds,
+                device) -> None:
     """Seconds per training epoch of a translation RECIPE, through the real trainer."""
     from seq2seq.benchmarks.train import (
         format_attention_table,
@@ -85,20 +89,25 @@ def bench_train(recipe, overrides, epochs, threads, attention_variants, rounds, 
         run_attention_benchmark,
         run_train_benchmark,
     )
+    from seq2seq.cli.common import check_positive
     from seq2seq.runs import RECIPES
 
     _check_device(device)
-    if rounds is not None and not attention_variants:
-        raise UserError("--rounds: applies with --attention only")
-    if rounds is not None and rounds < 1:
-        raise UserError(f"--rounds: expected a positive integer, got {rounds}")
+    check_positive(("--epochs", epochs), ("--steps", steps), ("--rounds", rounds))
     if attention_variants:
-        results, source = run_attention_benchmark(recipe, RECIPES, list(overrides), epochs,
-                                                  threads, device, rounds or 1)
-        click.echo(format_attention_table(recipe, results, source, threads, rounds or 1))
+        if epochs is not None:
+            raise UserError("--epochs: not with --attention (it times --steps per round)")
+        steps, rounds = steps or 40, rounds or 3
+        results, source, tokens = run_attention_benchmark(recipe, RECIPES, list(overrides),
+                                                          steps, rounds, threads, device)
+        click.echo(format_attention_table(recipe, results, source, threads, steps, rounds,
+                                          tokens))
         return
-    rows, source, tokens = run_train_benchmark(recipe, RECIPES, list(overrides), epochs, threads,
-                                               device)
+    for name, value in (("--steps", steps), ("--rounds", rounds)):
+        if value is not None:
+            raise UserError(f"{name}: applies with --attention only")
+    rows, source, tokens = run_train_benchmark(recipe, RECIPES, list(overrides), epochs or 3,
+                                               threads, device)
     click.echo(format_train_table(recipe, rows, source, tokens, threads, device))
 
 
