@@ -49,11 +49,11 @@ def evaluate_pairs(translator, pairs: list[Pair], metric_names: list[str],
                    config: SearchConfig, samples: int = 0) -> EvaluationReport:
     """Decode each distinct source once with ``config`` and score the best hypothesis;
     with ``samples``, the report also holds that many of them (:func:`sample_sources`)."""
-    sources = list(group_references(pairs))
+    groups = group_references(pairs)
+    sources = list(groups)
     best = {source: nbest[0].text if nbest else ""  # "": over the input limit, or no hypothesis
             for source, nbest in zip(sources, translator.hypotheses(sources, config))}
     report = score_outputs(pairs, best, metric_names, config.beam_size)
-    groups = group_references(pairs)
     report.samples = [Sample(source, best[source], groups[source])
                       for source in sample_sources(sources, samples)]
     return report
