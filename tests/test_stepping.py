@@ -46,6 +46,10 @@ def test_the_step_equals_the_layers_fused_and_reference(layers, inputs, extra, u
         fast = (LSTMStep(model, one_hot=VOCAB) if inputs == "one-hot"
                 else LSTMStep(model, vectors))
         assert (fast.table is None) == (inputs in ("vectors", "looked up"))
+        # laid out row-major: a step gathers the table's rows, which a transposed table
+        # (the one-hot rows of a transposed kernel) would make 7x slower
+        laid_out = [fast.table, *(w for layer in fast.layers for w in layer)]
+        assert all(w.is_contiguous() for w in laid_out if w is not None)
         fast_state = start
         for t in range(3):
             if vectors is None:

@@ -90,7 +90,7 @@ class LSTMStep:
                     if table is not None:
                         self.table = _double_candidate(table if bias is None else table + bias)
                         kernel, bias = kernel[features:], None
-                self.layers.append((_double_candidate(kernel.contiguous()),
+                self.layers.append((_double_candidate(kernel),
                                     None if bias is None else _double_candidate(bias)))
 
     def __call__(self, inputs: torch.Tensor | None, state: State,
@@ -120,9 +120,11 @@ class LSTMStep:
 
 
 def _double_candidate(weights: torch.Tensor) -> torch.Tensor:
-    """``weights (..., 4 * units)`` with the candidate gate's (the third) columns doubled."""
+    """``weights (..., 4 * units)`` with the candidate gate's (the third) columns doubled,
+    as a new row-major tensor (whatever the layout of ``weights``: a token table's rows
+    are gathered every step, and a transposed one would gather them column by column)."""
     units = weights.shape[-1] // 4
-    doubled = weights.clone()
+    doubled = weights.clone(memory_format=torch.contiguous_format)
     doubled[..., 2 * units : 3 * units] *= 2
     return doubled
 
