@@ -105,9 +105,8 @@ def run_attention_benchmark(recipe_name: str, recipes_dir: Path, overrides: list
                               log=lambda _m: None)
             contenders.append(((kind, feeding), trainer,
                                task.batches(0, recipe.train.seed)[:steps]))
-        batches = contenders[0][2]
-        tokens = sum(contenders[0][1].task.train_lengths[i][1] for batch in batches
-                     for i in batch)
+        _, first, timed = contenders[0]  # every setting trains on these same batches
+        tokens = sum(first.task.train_lengths[i][1] for batch in timed for i in batch)
         fastest: dict[tuple[str, bool], float] = {}
         for round_index in range(rounds + 1):  # round 0 warms up and is not counted
             for variant, trainer, batches in contenders:
