@@ -383,12 +383,15 @@ class Trainer:
         saved = self.save(best=improved)
         self._plot()
         self._tick(training=False)
-        if self._interrupted:  # Ctrl-C during the evaluation: this checkpoint holds it all
-            raise Interrupted(saved)
         if stop:
             self.log(f"early stopping: no better {config.early_stopping_metric} for "
                      f"{config.early_stopping_patience} epochs")
-        return stop or self._out_of_time()
+        finished = stop or self._out_of_time()
+        # Ctrl-C during the evaluation: this checkpoint holds it all, and a run that ends
+        # here anyway (early stopping, time budget) ends as it would have without it
+        if self._interrupted and not finished:
+            raise Interrupted(saved)
+        return finished
 
     def train_steps(self, batches: Sequence[Any]) -> None:
         """The training steps of ``batches``, exactly as an epoch takes them, with no

@@ -198,6 +198,50 @@ def test_the_time_budget_counts_the_whole_run_across_resumes(tmp_path, monkeypat
     assert [row["elapsed_s"] for row in rows] == [5.0, 10.0]
 
 
+def test_a_run_that_ends_after_an_interrupted_evaluation_ends_there(tmp_path):
+    """Ctrl-C during the evaluation after which early stopping ends the run: the run
+    ends there with its checkpoint, as it would have without the Ctrl-C (it used to raise
+    Interrupted, and the resumed run trained an epoch more). A learning rate of 1e-12
+    improves nothing after the first epoch, so patience 1 stops after the second."""
+    def make():
+        return make_mnist_task(epochs=5, early_stopping_patience=1, learning_rate=1e-12)
+
+    reference = uninterrupted(make, tmp_path / "whole")
+    assert [row["step"] for row in reference[1]] == [5, 10]
+    task = make()
+    task.evaluate = send_sigint_on_call(task.evaluate, 2)
+    rows = Trainer(task, task.recipe.train, tmp_path / "cut", log=quiet).fit()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert_same_run(reference, (task, rows), tmp_path / "whole", tmp_path / "cut")
+
+
+def test_a_time_budget_that_ends_after_an_interrupted_evaluation_ends_there(tmp_path,
+                                                                         monkeypatch):
+    """The same for the time budget: one fake second per training step, 5 steps an epoch,
+    14.5 seconds allow 2 epochs; Ctrl-C in the second evaluation changes nothing."""
+    clock = {"now": 0.0}
+    monkeypatch.setattr(time, "perf_counter", lambda: clock["now"])
+
+    def make():
+        task = make_mnist_task(epochs=6, max_minutes=14.5 / 60)
+        original = task.loss
+
+        def one_second_per_step(*args):
+            clock["now"] += 1.0
+            return original(*args)
+
+        task.loss = one_second_per_step
+        return task
+
+    reference = uninterrupted(make, tmp_path / "whole")
+    assert [row["step"] for row in reference[1]] == [5, 10]
+    clock["now"] = 0.0
+    task = make()
+    task.evaluate = send_sigint_on_call(task.evaluate, 2)
+    rows = Trainer(task, task.recipe.train, tmp_path / "cut", log=quiet).fit()
+    assert_same_run(reference, (task, rows), tmp_path / "whole", tmp_path / "cut")
+
+
 # On CUDA: the same runs on the GPU, in fp32, bf16 autocast and fp16 with loss scaling (the
 # scaler's state travels in the checkpoint). Deterministic algorithms are asked for with
 # warn_only, so that an operation without a deterministic CUDA kernel shows as a warning
