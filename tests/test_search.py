@@ -407,3 +407,24 @@ def test_bad_search_settings_name_the_key():
         SearchConfig(beam_size=2, nbest=3).check()
     with pytest.raises(UserError, match=r"decode.temperature: expected a value > 0, got 0"):
         SearchConfig(temperature=0).check()
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"max_len_offset": 0}, r"decode.max_len_offset: expected a positive integer .*got 0"),
+    ({"max_len_offset": -1}, r"decode.max_len_offset: expected a positive integer .*got -1"),
+    ({"max_len_ratio": -0.5}, r"decode.max_len_ratio: expected a value >= 0, got -0.5"),
+    ({"max_len_ratio": float("nan")}, r"decode.max_len_ratio: expected a finite number"),
+    ({"alpha": float("inf")}, r"decode.alpha: expected a finite number, got inf"),
+    ({"sample": True, "temperature": float("nan")}, r"decode.temperature: expected a finite"),
+    ({"batch_size": 0}, r"decode.batch_size: expected a positive integer, got 0"),
+])
+def test_length_limits_that_could_leave_no_room_are_rejected_by_name(settings, message):
+    """A limit of 0 tokens let a short sentence decode differently alone (nothing) and
+    beside a longer one (one token), and a negative one crashed inside the search; nan
+    passes every comparison (a nan ratio crashed the search, a nan temperature sampled
+    noise)."""
+    from seq2seq.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        SearchConfig(**settings).check()
+    SearchConfig(max_len_ratio=0.0, max_len_offset=1).check()  # the least that holds eos

@@ -103,6 +103,7 @@ def test_bad_model_settings_name_the_key():
     ({"layers": 0}, r"model.layers: expected a positive integer, got 0"),
     ({"embedding": -1}, r"model.embedding: expected 0 \(one-hot\) or a size, got -1"),
     ({"dropout": 1.0}, r"model.dropout: expected a fraction in \[0, 1\), got 1.0"),
+    ({"cell": "rnn"}, r"model.cell: expected 'lstm' or 'gru', got 'rnn'"),
 ])
 def test_bad_model_sizes_name_the_setting(config, setting, message):
     with pytest.raises(UserError, match=message):

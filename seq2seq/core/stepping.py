@@ -142,7 +142,10 @@ class StepCache:
     """An :class:`LSTMStep` kept while the parameters it was built from stay unchanged.
 
     ``get(parameters, build)`` returns the step that ``build()`` made, calling it anew when
-    any of ``parameters`` has been replaced or updated in place since.
+    any of ``parameters`` has been replaced or updated in place since (optimiser steps,
+    ``load_state_dict``, in-place updates under ``torch.no_grad()``). An update through
+    ``parameter.data`` goes unseen (``.data`` counts its versions apart): update
+    parameters in place under ``torch.no_grad()`` instead.
     """
 
     def __init__(self) -> None:

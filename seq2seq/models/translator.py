@@ -35,8 +35,11 @@ State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer: (h, c) or
 
 
 def check_sizes(config) -> None:
-    """The ``[model]`` settings every recurrent model here has: units, layers, embedding,
-    dropout (the translator's and the fill-in model's)."""
+    """The ``[model]`` settings the translator and the fill-in model share: cell, units,
+    layers, embedding, dropout (a recipe's types check the cell too; this checks it for
+    configurations built in code)."""
+    if config.cell not in ("lstm", "gru"):
+        raise UserError(f"model.cell: expected 'lstm' or 'gru', got {config.cell!r}")
     for name in ("units", "layers"):
         if getattr(config, name) < 1:
             raise UserError(f"model.{name}: expected a positive integer, "

@@ -4,6 +4,7 @@ a recipe's ``[decode]`` table, checked with messages that name each setting."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,14 +36,21 @@ class SearchConfig:
             return (names or {}).get(key, f"decode.{key}")
 
         sample = (names or {}).get("sample", "decode.sample = true")
-        for name in ("beam_size", "nbest"):
+        for name in ("max_len_ratio", "alpha", "temperature"):  # nan passes any comparison
+            if not math.isfinite(getattr(self, name)):
+                raise UserError(f"{label(name)}: expected a finite number, "
+                                f"got {getattr(self, name)}")
+        for name in ("batch_size", "beam_size", "nbest"):
             if getattr(self, name) < 1:
                 raise UserError(f"{label(name)}: expected a positive integer, "
                                 f"got {getattr(self, name)}")
         if self.nbest > self.beam_size:
             raise UserError(f"{label('nbest')}: expected at most {label('beam_size')} "
                             f"({self.beam_size}), got {self.nbest}")
-        for name in ("alpha", "min_len", "no_repeat_ngram", "top_k"):
+        if self.max_len_offset < 1:  # with a ratio >= 0, every sentence may output eos
+            raise UserError(f"{label('max_len_offset')}: expected a positive integer (every "
+                            f"output needs room for eos), got {self.max_len_offset}")
+        for name in ("max_len_ratio", "alpha", "min_len", "no_repeat_ngram", "top_k"):
             if getattr(self, name) < 0:
                 raise UserError(f"{label(name)}: expected a value >= 0, "
                                 f"got {getattr(self, name)}")
