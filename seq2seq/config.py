@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import types
 import typing
@@ -22,6 +23,8 @@ T = TypeVar("T")
 
 
 def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is typing.Literal:
+        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(kind))
     return getattr(kind, "__name__", str(kind))
 
 
@@ -50,6 +53,8 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         return origin(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"{key}: expected a finite number, got {value!r}")
     if kind is Path and isinstance(value, str):
         return value
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

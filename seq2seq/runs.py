@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq import checkpoint
-from seq2seq.config import apply_overrides, find_recipe, from_mapping, read_toml
+from seq2seq.config import apply_overrides, find_recipe, from_mapping, read_toml, to_mapping
 from seq2seq.errors import UserError
 from seq2seq.runtime.files import read_json_object
 
@@ -70,7 +70,48 @@ def read_saved_recipe(directory: Path, overrides: list[str] = ()) -> Any:
     task = task_of(mapping, str(path))
     for table, key in RETIRED_KEYS.get(task, []):
         mapping.get(table, {}).pop(key, None)
-    return from_mapping(recipe_type(task), apply_overrides(mapping, list(overrides)))
+    try:  # the saved recipe alone first, so that its own faults name its file
+        recipe = from_mapping(recipe_type(task), mapping)
+    except UserError as error:
+        raise UserError(f"{path}: {error}") from None
+    return from_mapping(recipe_type(task), apply_overrides(mapping, list(overrides))) \
+        if overrides else recipe
+
+
+# What ``--resume --set`` may change: how long the run goes on, where it runs, and where
+# its data lies now. Anything else is fixed by the checkpoint (the optimiser and schedule
+# states, the vocabularies, the model, the evaluations that early stopping compares): a
+# change would be written to config.json and silently not take effect.
+RESUMABLE_KEYS = ("train.epochs", "train.max_minutes", "train.early_stopping_patience",
+                  "train.threads", "train.device", "train.bf16",
+                  "data.path", "data.valid_path", "data.test_path", "data.hf", "data.dir",
+                  "data.hub")
+
+
+def read_resumed_recipe(directory: Path, overrides: list[str] = ()) -> Any:
+    """The recipe of the run in ``directory`` with ``--set`` overrides for resuming it;
+    an override of a key outside :data:`RESUMABLE_KEYS` that changes it is an error
+    naming it."""
+    saved = read_saved_recipe(directory)
+    config = read_saved_recipe(directory, overrides)
+    before, after = _flat(to_mapping(saved)), _flat(to_mapping(config))
+    for key, value in after.items():
+        if value != before.get(key) and key not in RESUMABLE_KEYS:
+            raise UserError(f"{key}: fixed by the run being resumed ({directory}: "
+                            f"{before.get(key)!r}); --resume --set changes only "
+                            f"{', '.join(RESUMABLE_KEYS)}; start a new run (--out) to change it")
+    return config
+
+
+def _flat(mapping: dict, prefix: str = "") -> dict:
+    """A nested mapping's leaves by dotted key."""
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _guess_task(mapping: dict) -> str:

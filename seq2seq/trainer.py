@@ -30,6 +30,7 @@ from seq2seq.core import precision
 from seq2seq.errors import UserError
 from seq2seq.progress import progress_bar
 
+STATE_KEYS = ("optimizer", "scheduler", "rng", "cuda_rng", "position")  # what resume reads
 PLOT_EVERY_SECONDS = 30.0  # loss.png is redrawn at most this often, and at the end
 LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "ser", "perplexity")
 
@@ -79,6 +80,16 @@ class TrainConfig:
             raise UserError(f"train.ema_decay: expected a fraction in [0, 1), got {self.ema_decay}")
         if self.learning_rate <= 0:
             raise UserError(f"train.learning_rate: expected > 0, got {self.learning_rate}")
+        for name in ("weight_decay", "momentum", "clip_grad_norm", "max_minutes",
+                     "eval_every_steps", "early_stopping_patience", "plateau_patience",
+                     "threads"):
+            if getattr(self, name) < 0:
+                raise UserError(f"train.{name}: expected 0 or more, got {getattr(self, name)}")
+        if self.lr_step_epochs < 1:
+            raise UserError(f"train.lr_step_epochs: expected a positive integer, "
+                            f"got {self.lr_step_epochs}")
+        if not 0 < self.lr_gamma < 1:  # plateau's factor must be < 1; a step schedule's too
+            raise UserError(f"train.lr_gamma: expected a factor in (0, 1), got {self.lr_gamma}")
         if self.momentum and self.optimizer not in ("rmsprop", "sgd"):
             raise UserError(f"train.momentum: applies to rmsprop and sgd; {self.optimizer} "
                             f"has none (its betas are fixed), expected 0, got {self.momentum}")
@@ -89,6 +100,14 @@ class TrainConfig:
                 raise UserError(f"train.{name}: applies only with train.lr_schedule = "
                                 f"{' or '.join(map(repr, schedules))}, "
                                 f"not {self.lr_schedule!r}")
+
+
+def check_early_stopping_metric(config: TrainConfig, measured: Sequence[str]) -> None:
+    """``train.early_stopping_metric`` must be one of what the task's evaluations (and
+    its training loss) measure: checked when the recipe loads, not after an epoch."""
+    if config.early_stopping_metric not in measured:
+        raise UserError(f"train.early_stopping_metric: {config.early_stopping_metric!r} is not "
+                        f"measured; measured: {sorted(measured)}")
 
 
 class Task(Protocol):
@@ -257,6 +276,7 @@ class Trainer:
         self._clock = now
 
     def state(self, trained_weights: dict | None = None) -> dict:
+        """What a checkpoint's ``state.pt`` holds (keys :data:`STATE_KEYS` and more)."""
         return {
             "trained_weights": trained_weights,
             "averaged": int(self.average.n_averaged) if self.average is not None else None,
@@ -273,6 +293,10 @@ class Trainer:
         path = checkpoint.resolve(self.run_dir, "last")
         checkpoint.load_weights(self.task.model, path)
         state = checkpoint.load_state(path)
+        missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+        if missing:
+            raise UserError(f"{path / checkpoint.STATE}: not a training state this version "
+                            f"wrote: no {', '.join(missing)}")
         self._resume_average(path, state)
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:

@@ -316,6 +316,11 @@ def test_align_draws_a_png_and_bad_requests_are_one_line(attention_run, tmp_path
         (["translate", str(attention_run), "--attention"], "--attention: needs --format jsonl"),
         (["translate", str(trained_run_without_attention), "--format", "jsonl",
           "--attention"], "--attention: "),
+        # bytes that are not UTF-8 in the argument, as a shell passes them (surrogate
+        # escapes); in an input file they are an error naming the line
+        (["align", str(attention_run), "I \udcff see."], "TEXT: expected UTF-8 text, got "
+                                                          "byte 0xff"),
+        (["align", str(attention_run), "I see.", "--out", str(tmp_path)], "Is a directory"),
     ]:
         bad = cli(*arguments, input="Go.\n")
         assert bad.exit_code == 1 and message in bad.output, bad.output

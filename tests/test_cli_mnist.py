@@ -60,6 +60,27 @@ def test_predict_reads_images_of_any_size_and_polarity(trained_run, tmp_path):
         assert float(probability) == pytest.approx(expected.max().item(), abs=1e-4)
 
 
+@pytest.mark.parametrize("override", ["train.learning_rate=0.5", "model.units=12",
+                                      "train.lr_gamma=0.1"])
+def test_resume_refuses_a_change_the_checkpoint_fixes(trained_run, tmp_path, override):
+    """The optimiser's and schedule's states come from the checkpoint, so a new learning
+    rate or schedule would be written to config.json and not take effect: an error naming
+    the key, and the run left as it was."""
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(trained_run, run_dir, symlinks=True)
+    saved = (run_dir / "config.json").read_text()
+    result = CliRunner().invoke(main, ["train", "--resume", str(run_dir),
+                                       "--set", "train.epochs=2", "--set", override])
+    key = override.partition("=")[0]
+    assert result.exit_code == 1
+    assert f"{key}: fixed by the run being resumed" in result.output
+    assert "Traceback" not in result.output
+    assert (run_dir / "config.json").read_text() == saved
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
+
+
 def test_resume_a_finished_run_for_more_epochs(trained_run, tmp_path):
     import shutil
 
@@ -135,3 +156,36 @@ def test_the_test_report_of_a_run_that_watches_the_test_set_equals_a_fresh_evalu
     again = json.loads(fresh.output)
     assert (report["accuracy"], report["images"]) == (again["accuracy"], again["images"])
     assert report["loss"] == pytest.approx(again["loss"], rel=1e-6)
+
+
+def test_resume_takes_neither_a_recipe_nor_another_out(trained_run, tmp_path):
+    """--resume goes on with the run's own recipe in its own directory: a RECIPE or an
+    --out beside it would be dropped without a word, so each is an error naming it."""
+    for extra, name in ((["mnist-pytorch"], "RECIPE"), (["--out", str(tmp_path / "x")], "--out")):
+        result = CliRunner().invoke(main, ["train", *extra, "--resume", str(trained_run)])
+        assert result.exit_code == 1, result.output
+        assert f"drop {name}" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    for out, message in ((a_file, "a file, not a directory"), (a_file / "sub", "Not a directory")):
+        result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--out", str(out)])
+        assert result.exit_code == 1, result.output
+        assert message in result.output and "Traceback" not in result.output
+        assert len(result.output.strip().splitlines()[-1:]) == 1
+    assert a_file.read_text() == "x"
+
+
+def test_a_new_run_does_not_add_to_the_metrics_of_one_that_failed(tmp_path):
+    """A run that failed before its first checkpoint leaves metrics.jsonl: a new run in the
+    same directory would append to it (and loss.png and early stopping would read both)."""
+    run_dir = tmp_path / "failed"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text('{"epoch": 1, "step": 63}\n')
+    result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--out", str(run_dir)])
+    assert result.exit_code == 1
+    assert "left by a run that saved no checkpoint" in result.output
+    assert (run_dir / "metrics.jsonl").read_text() == '{"epoch": 1, "step": 63}\n'

@@ -151,6 +151,14 @@ def test_python_api_beam_one_is_greedy(trained_run):
     assert all(len(nbest) == 2 and nbest[0].text != nbest[1].text for nbest in hypotheses)
 
 
+def test_translate_says_when_there_was_no_input(trained_run, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    result = CliRunner().invoke(main, ["translate", str(trained_run), "--input", str(empty)])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert f"{empty}: no input lines; nothing translated" in result.stderr
+
+
 def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):
     data = tmp_path / "held-out.txt"
     data.write_text("Go.\tVa !\nGo.\tBouge !\nHi.\tSalut !\n", encoding="utf-8")
@@ -166,6 +174,14 @@ def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):
     bad = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
                                     "--metrics", "blue"])
     assert bad.exit_code == 1 and "--metrics: unknown ['blue']" in bad.output
+    # --data is scored whole: a selection or split key would do nothing; parsing keys apply
+    ignored = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                        "--set", "data.first=1"])
+    assert ignored.exit_code == 1
+    assert "--set 'data.first=1': does not apply with --data" in ignored.output
+    lowered = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                        "--set", "data.lowercase=true", "--json"])
+    assert lowered.exit_code == 0, lowered.output
 
 
 def test_evaluate_samples_show_evenly_spread_sources_with_outputs_and_references(

@@ -36,6 +36,28 @@ def test_wrong_types_and_choices():
         parse_override("train.epochs")
 
 
+@pytest.mark.parametrize("override, message", [
+    ("train.learning_rate=nan", r"train.learning_rate: expected a finite number, got nan"),
+    ("train.learning_rate=inf", r"train.learning_rate: expected a finite number, got inf"),
+    ("train.weight_decay=-1", r"train.weight_decay: expected 0 or more, got -1.0"),
+    ("train.clip_grad_norm=-1", r"train.clip_grad_norm: expected 0 or more"),
+    ("train.max_minutes=-1", r"train.max_minutes: expected 0 or more"),
+    ("train.eval_every_steps=-1", r"train.eval_every_steps: expected 0 or more, got -1"),
+    ("train.early_stopping_patience=-1", r"train.early_stopping_patience: expected 0 or more"),
+    ("train.threads=-2", r"train.threads: expected 0 or more, got -2"),
+    ("train.lr_step_epochs=0", r"train.lr_step_epochs: expected a positive integer, got 0"),
+    ("train.lr_gamma=2", r"train.lr_gamma: expected a factor in \(0, 1\), got 2.0"),
+    ("train.bf16=yes", r"train.bf16: expected bool or one of 'auto', got 'yes'"),
+    ("model.input_projection=-3", r"model.input_projection: expected 0 \(none\) or a size"),
+])
+def test_values_out_of_range_are_errors_naming_the_key(override, message):
+    """nan passes every comparison and inf most: a range check alone lets them through
+    (a learning rate of inf trained to a nan loss and saved it as the best checkpoint)."""
+    schedule = ["train.lr_schedule=step"] if "lr_" in override else []
+    with pytest.raises(UserError, match=message):
+        load_recipe(MnistRecipe, None, [*schedule, override])
+
+
 def test_bad_recipe_file(tmp_path):
     with pytest.raises(UserError, match=r"missing.toml: recipe file not found"):
         load_recipe(MnistRecipe, tmp_path / "missing.toml")

@@ -144,6 +144,18 @@ def test_hold_out_by_source_keeps_every_source_on_one_side(tmp_path):
     assert {p.src for p in other_seed.test} != sides[2]
 
 
+def test_hold_out_by_source_keeps_a_validation_file(tmp_path):
+    """With data.valid_path, holding out by source holds out the test side only: the
+    validation pairs are the file's (they used to be replaced by an empty held-out side)."""
+    rows = [(f"source {i}", f"translation {i}") for i in range(40)]
+    path = write_tsv(tmp_path / "pairs.tsv", rows)
+    valid = write_tsv(tmp_path / "valid.tsv", [("a", "b"), ("c", "d")])
+    splits = load_pair_splits(PairDataConfig(path=str(path), valid_path=str(valid),
+                                             hold_out="sources", test_fraction=0.25))
+    assert as_tuples(splits.valid) == [("a", "b"), ("c", "d")]
+    assert splits.test and len(splits.train) + len(splits.test) == 40
+
+
 def test_valid_and_test_from_separate_files(tmp_path):
     train = write_tsv(tmp_path / "train.tsv", TOY[:5])
     valid = write_tsv(tmp_path / "valid.tsv", [("Long source sentence", "x"), ("a", "b")])

@@ -187,6 +187,7 @@ CHANGES = {
         **DECODE,
         "decode.max_len_ratio": ({"decode.max_len_ratio": 0.01, "decode.max_len_offset": 1},
                                  "differs"),
+        "decode.sample": ({"decode.sample": True}, "decode.sample: applies only to translation"),
     },
     "mnist": {
         "task": ({"task": "fill"}, "unknown key"),
@@ -381,3 +382,77 @@ def test_every_key_changes_the_run_or_is_rejected_by_name(task, key, files, base
         assert fingerprint(task, config, tmp_path) != baselines[task], f"{key} did nothing"
     else:
         pytest.fail(f"{key}: expected an error containing {expected!r}")
+
+
+# Keys that apply to some settings of their task and not to others: each set where it
+# would do nothing is a one-line error naming it (the walk above sets each key only where
+# it applies).
+MISAPPLIED = [
+    ("translation", {"data.corpus": "cmudict", "data.path": "", "data.lowercase": True},
+     "data.lowercase: applies only to files and hub datasets"),
+    ("translation", {"data.corpus": "cmudict", "data.path": "", "data.normalize": "NFKC"},
+     "data.normalize: applies only to files and hub datasets"),
+    ("translation", {"data.corpus": "cmudict", "data.path": "", "data.on_bad_line": "skip"},
+     "data.on_bad_line: applies only to files and hub datasets"),
+    ("translation", {"data.shuffle": False, "data.seed": 9},
+     "data.seed: applies only with data.shuffle"),
+    ("translation", {"eval.metrics": [], "eval.max_sentences": 5},
+     "eval.max_sentences: applies only with eval.metrics"),
+    ("translation", {"eval.max_sentences": -1},
+     r"eval.max_sentences: expected 0 \(all\) or more"),
+    ("mnist", {"data.dir": "SOMEWHERE"}, "data.dir: applies only with data.source = 'idx'"),
+    ("mnist", {"data.hub": "someone/digits"},
+     "data.hub: applies only with data.source = 'hub'"),
+    ("mnist", {"data.source": "idx", "data.dir": "SOMEWHERE", "data.hub": "someone/digits"},
+     "data.hub: applies only with data.source = 'hub'"),
+]
+
+
+@pytest.mark.parametrize("task, changes, message", MISAPPLIED,
+                         ids=[f"{t}:{','.join(c)}" for t, c, _ in MISAPPLIED])
+def test_a_key_set_where_it_does_nothing_is_rejected_by_name(task, changes, message, files):
+    with pytest.raises(UserError, match=message) as error:
+        recipe(task, files, changes)
+    assert "\n" not in str(error.value)
+
+
+def test_a_key_set_where_it_applies_is_accepted(files):
+    """The same keys where they apply load (the rules above are not blanket bans)."""
+    recipe("translation", files, {"data.shuffle": False})
+    recipe("translation", files, {"data.hold_out": "sources", "data.seed": 9})
+    recipe("translation", files, {"eval.metrics": [], "eval.max_sentences": 1000})
+    recipe("mnist", files, {"data.source": "idx", "data.dir": "SOMEWHERE"})
+    recipe("mnist", files, {"data.source": "auto", "data.dir": "SOMEWHERE",
+                            "data.hub": "someone/digits"})
+
+
+@pytest.mark.parametrize("task, changes", [("translation", {}), ("fill", {}), ("mnist", {}),
+                                           ("mnist", {"data.valid_size": 0,
+                                                      "train.early_stopping_metric": "test_loss"}),
+                                           ("translation", {"eval.metrics": ["ter", "exact"]})])
+def test_the_metrics_a_recipe_may_stop_on_are_those_its_evaluation_measures(task, changes,
+                                                                             files):
+    """train.early_stopping_metric is checked when the recipe loads against each task's
+    list of measured metrics: that list must be what an evaluation really returns."""
+    from seq2seq.data.blanks import load_blank_splits
+    from seq2seq.tasks import blank_filling, mnist, translation
+
+    config = recipe(task, files, changes)
+    torch.manual_seed(0)
+    if task == "translation":
+        run = translation.TranslationTask(config, translation.load_splits(config.data),
+                                          torch.device("cpu"))
+        measured = translation.measured_metrics(config)
+    elif task == "fill":
+        run = blank_filling.FillTask(config, load_blank_splits(config.data),
+                                     torch.device("cpu"))
+        measured = blank_filling.MEASURED_METRICS
+    else:
+        digits = mnist.load_recipe_digits(config.data, log=lambda _m: None)
+        run = mnist.MnistTask(config, digits, torch.device("cpu"))
+        measured = mnist.measured_metrics(config)
+    with torch.no_grad():
+        assert sorted(["train_loss", *run.evaluate()]) == sorted(measured)
+    with pytest.raises(UserError, match="train.early_stopping_metric: 'valid_nothing' is not "
+                                        "measured"):
+        recipe(task, files, {**changes, "train.early_stopping_metric": "valid_nothing"})

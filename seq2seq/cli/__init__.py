@@ -70,13 +70,21 @@ class LazyGroup(click.Group):
 
 
 class Seq2SeqGroup(LazyGroup):
-    """Bad input (:class:`UserError`) ends as one line on stderr and exit status 1."""
+    """Bad input (:class:`UserError`) ends as one line on stderr and exit status 1; so does
+    a path the system refuses (a directory where a file goes, no permission, a full disk)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as error:
             raise click.ClickException(str(error)) from None
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            path = error.filename2 or error.filename  # a rename's target, else the path
+            if path is None:
+                raise
+            raise click.ClickException(f"{path}: {error.strerror or error}") from None
 
 
 @click.group(cls=Seq2SeqGroup, lazy=COMMANDS,

@@ -58,18 +58,28 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     """
     import torch
 
-    from seq2seq.runs import load_task_recipe, read_saved_recipe
+    from seq2seq.runs import load_task_recipe, read_resumed_recipe
     from seq2seq.trainer import choose_autocast, pick_device
 
     if resume_dir is not None:
+        for name, given in (("RECIPE", recipe), ("--out", run_dir)):
+            if given is not None:  # the run's own recipe and directory go on
+                raise UserError(f"--resume {resume_dir}: continues that run in its directory "
+                                f"with its saved recipe; drop {name} ({given})")
         run_dir = resume_dir
-        config = read_saved_recipe(run_dir, overrides)
+        config = read_resumed_recipe(run_dir, overrides)
     else:
         if run_dir is None:
             raise click.UsageError("give --out RUN_DIR (or --resume RUN_DIR)")
         if (run_dir / "checkpoints").exists():
             raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue "
                             "it, or choose another --out")
+        if (run_dir / "metrics.jsonl").exists():  # a run that failed before its checkpoint
+            raise UserError(f"{run_dir / 'metrics.jsonl'}: left by a run that saved no "
+                            "checkpoint; a new run would add to it: remove it, or choose "
+                            "another --out")
+        if run_dir.exists() and not run_dir.is_dir():
+            raise UserError(f"--out {run_dir}: a file, not a directory")
         config = load_task_recipe(recipe or default_recipe, overrides)
     if expected_task is not None and config.task != expected_task:
         raise UserError(f"{recipe or run_dir}: a {config.task} recipe; this command trains "
@@ -99,6 +109,19 @@ def run_training(trainer, resuming: bool, resume_command: str) -> None:
         click.echo(f"{stop}; continue with: {resume_command} --resume {trainer.run_dir}",
                    err=True)
         raise SystemExit(130) from None
+
+
+def check_utf8(text: str, name: str) -> str:
+    """``text``, a command-line argument; bytes in it that are not UTF-8 (which Python
+    carries as surrogate escapes) are an error naming ``name``, as in an input file."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        code = ord(text[error.start])
+        what = (f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF
+                else f"character U+{code:04X}")
+        raise UserError(f"{name}: expected UTF-8 text, got {what}") from None
+    return text
 
 
 def input_stream(path: Path | None):

