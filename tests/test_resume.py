@@ -174,12 +174,9 @@ def test_an_interrupt_during_evaluation_resumes_exactly(name, tmp_path):
     assert_same_run(reference, (task, rows), tmp_path / "whole", tmp_path / "cut")
 
 
-def test_the_time_budget_counts_the_whole_run_across_resumes(tmp_path, monkeypatch):
-    """A fake clock that advances one second per training step: 5 steps an epoch, a
-    14.5-second budget allows 2 epochs, interrupted or not."""
-    clock = {"now": 0.0}
-    monkeypatch.setattr(time, "perf_counter", lambda: clock["now"])
-
+def budget_of_two_epochs(clock: dict):
+    """MNIST tasks on a fake clock that advances one second per training step: 5 steps an
+    epoch, and a 14.5-second budget that allows 2 epochs."""
     def make():
         task = make_mnist_task(epochs=6, max_minutes=14.5 / 60)
         original = task.loss
@@ -191,6 +188,14 @@ def test_the_time_budget_counts_the_whole_run_across_resumes(tmp_path, monkeypat
         task.loss = one_second_per_step
         return task
 
+    return make
+
+
+def test_the_time_budget_counts_the_whole_run_across_resumes(tmp_path, monkeypatch):
+    """Two epochs of the budget, interrupted or not."""
+    clock = {"now": 0.0}
+    monkeypatch.setattr(time, "perf_counter", lambda: clock["now"])
+    make = budget_of_two_epochs(clock)
     _, rows = uninterrupted(make, tmp_path / "whole")
     assert [row["step"] for row in rows] == [5, 10]
     _, rows, _ = interrupted_then_resumed(make, tmp_path / "cut", step=8)
@@ -217,22 +222,11 @@ def test_a_run_that_ends_after_an_interrupted_evaluation_ends_there(tmp_path):
 
 def test_a_time_budget_that_ends_after_an_interrupted_evaluation_ends_there(tmp_path,
                                                                          monkeypatch):
-    """The same for the time budget: one fake second per training step, 5 steps an epoch,
-    14.5 seconds allow 2 epochs; Ctrl-C in the second evaluation changes nothing."""
+    """The same for the time budget (two epochs of it): Ctrl-C in the second evaluation
+    changes nothing."""
     clock = {"now": 0.0}
     monkeypatch.setattr(time, "perf_counter", lambda: clock["now"])
-
-    def make():
-        task = make_mnist_task(epochs=6, max_minutes=14.5 / 60)
-        original = task.loss
-
-        def one_second_per_step(*args):
-            clock["now"] += 1.0
-            return original(*args)
-
-        task.loss = one_second_per_step
-        return task
-
+    make = budget_of_two_epochs(clock)
     reference = uninterrupted(make, tmp_path / "whole")
     assert [row["step"] for row in reference[1]] == [5, 10]
     clock["now"] = 0.0
