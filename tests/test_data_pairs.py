@@ -254,7 +254,9 @@ def test_skip_mode_counts_bad_lines(tmp_path):
     ("number.jsonl", '{"src": "a", "tgt": "b"}\n{"src": 3, "tgt": "d"}\n',
      r"number\.jsonl: row 2: expected text in field 'src', got 3"),
     ("broken.jsonl", '{"src": "a", "tgt": "b"}\n{"src": "c", \n',
-     r"broken\.jsonl: cannot read as json"),
+     r"broken\.jsonl:2: not JSON \(Expecting property name enclosed in double quotes"),
+    ("fourth.jsonl", '{"src": "a", "tgt": "b"}\n\n{"src": "c", "tgt": "d"}\nnot json\n',
+     r"fourth\.jsonl:4: not JSON \(Expecting value, column 1\): 'not json'"),
 ])
 def test_bad_files_raise_user_errors_naming_the_file(tmp_path, name, content, message):
     path = tmp_path / name

@@ -23,6 +23,7 @@ counts bad lines or rows instead; malformed csv or json syntax is always an erro
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import unicodedata
 from collections.abc import Iterable
@@ -254,6 +255,8 @@ def _read_file(path: Path, config: PairDataConfig) -> tuple[datasets.Dataset, in
     text = _read_text(path)
     if kind == "tsv":
         return _parse_tsv(path, text, config)
+    if path.suffix.lower() == ".jsonl":
+        _check_json_lines(path, text)
     try:
         table = datasets.load_dataset(kind, data_files=str(path), split="train",
                                       **({"na_filter": False} if kind == "csv" else {}))
@@ -263,6 +266,18 @@ def _read_file(path: Path, config: PairDataConfig) -> tuple[datasets.Dataset, in
         cause = error.__cause__ or error
         raise UserError(f"{path}: cannot read as {kind}: {one_line(cause)}") from error
     return _check_rows(_select_fields(table, config, str(path)), str(path), config)
+
+
+def _check_json_lines(path: Path, text: str) -> None:
+    """Every non-blank line of a JSON Lines file is JSON, or an error names the line (the
+    reader behind ``datasets`` counts rows from 0 and logs a line of its own)."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            try:
+                json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UserError(f"{path}:{number}: not JSON ({error.msg}, column "
+                                f"{error.colno}): {short_repr(line)}") from None
 
 
 def _load_hub(config: PairDataConfig, where: str) -> datasets.Dataset:
