@@ -267,6 +267,15 @@ def recipe(task, files, changes):
     return from_mapping(recipe_type(mapping["task"]), mapping)
 
 
+def fewer_digits(digits, train=640, test=200):
+    """The first 640 training and 200 test digits (of the embedded 4,000 and 1,000, which
+    are shuffled): every MNIST key's effect shows, at a sixth of the cost."""
+    return dataclasses.replace(digits, train_images=digits.train_images[:train],
+                               train_labels=digits.train_labels[:train],
+                               test_images=digits.test_images[:test],
+                               test_labels=digits.test_labels[:test])
+
+
 def fingerprint(task, config, tmp_path) -> str:
     """What a short real run does: its metrics rows, final weights, the model's shapes, the
     first epoch's batches and the decoded validation outputs."""
@@ -287,7 +296,7 @@ def fingerprint(task, config, tmp_path) -> str:
         run = FillTask(config, splits, torch.device("cpu"))
         sources = [b.text for b in splits.valid]
     else:
-        digits = load_recipe_digits(config.data, log=lambda _m: None)
+        digits = fewer_digits(load_recipe_digits(config.data, log=lambda _m: None))
         run = MnistTask(config, digits, torch.device("cpu"))
         sources = []
     batches = [b.tolist() if isinstance(b, torch.Tensor) else list(getattr(b, "indices", b))

