@@ -62,20 +62,19 @@ def load_task_recipe(name_or_path: str, overrides: list[str] = ()) -> Any:
     return from_mapping(recipe_type(task_of(mapping, str(path))), mapping)
 
 
-def read_saved_recipe(directory: Path, overrides: list[str] = ()) -> Any:
-    """The recipe saved in a run or checkpoint directory (``config.json``), any task."""
+def read_saved_recipe(directory: Path) -> Any:
+    """The recipe saved in a run or checkpoint directory (``config.json``), any task; its
+    faults name that file."""
     path = Path(directory) / "config.json"
     mapping = read_json_object(path, "saved recipe")
     mapping.setdefault("task", _guess_task(mapping))
     task = task_of(mapping, str(path))
     for table, key in RETIRED_KEYS.get(task, []):
         mapping.get(table, {}).pop(key, None)
-    try:  # the saved recipe alone first, so that its own faults name its file
-        recipe = from_mapping(recipe_type(task), mapping)
+    try:
+        return from_mapping(recipe_type(task), mapping)
     except UserError as error:
         raise UserError(f"{path}: {error}") from None
-    return from_mapping(recipe_type(task), apply_overrides(mapping, list(overrides))) \
-        if overrides else recipe
 
 
 # What ``--resume --set`` may change: how long the run goes on, where it runs, and where
@@ -93,7 +92,7 @@ def read_resumed_recipe(directory: Path, overrides: list[str] = ()) -> Any:
     an override of a key outside :data:`RESUMABLE_KEYS` that changes it is an error
     naming it."""
     saved = read_saved_recipe(directory)
-    config = read_saved_recipe(directory, overrides)
+    config = from_mapping(type(saved), apply_overrides(to_mapping(saved), list(overrides)))
     before, after = _flat(to_mapping(saved)), _flat(to_mapping(config))
     for key, value in after.items():
         if value != before.get(key) and key not in RESUMABLE_KEYS:
