@@ -276,29 +276,35 @@ def fewer_digits(digits, train=640, test=200):
                                test_labels=digits.test_labels[:test])
 
 
-def fingerprint(task, config, tmp_path) -> str:
-    """What a short real run does: its metrics rows, final weights, the model's shapes, the
-    first epoch's batches and the decoded validation outputs."""
-    from seq2seq.tasks.blank_filling import FillTask, fill_blanks
+def built_task(config):
+    """The trainer's task for ``config`` (seeded with its train.seed) on its data, and the
+    held-out sources it decodes (none for MNIST)."""
+    from seq2seq.tasks.blank_filling import FillTask
     from seq2seq.tasks.mnist import MnistTask, load_recipe_digits
-    from seq2seq.tasks.translation import TranslationTask, load_splits, translate_texts
+    from seq2seq.tasks.translation import TranslationTask, load_splits
 
-    task = config.task
     torch.manual_seed(config.train.seed)
-    if task == "translation":
+    if config.task == "translation":
         splits = load_splits(config.data)
-        run = TranslationTask(config, splits, torch.device("cpu"))
-        sources = [p.src for p in splits.valid + splits.test]
-    elif task == "fill":
+        return (TranslationTask(config, splits, torch.device("cpu")),
+                [p.src for p in splits.valid + splits.test])
+    if config.task == "fill":
         from seq2seq.data.blanks import load_blank_splits
 
         splits = load_blank_splits(config.data)
-        run = FillTask(config, splits, torch.device("cpu"))
-        sources = [b.text for b in splits.valid]
-    else:
-        digits = fewer_digits(load_recipe_digits(config.data, log=lambda _m: None))
-        run = MnistTask(config, digits, torch.device("cpu"))
-        sources = []
+        return FillTask(config, splits, torch.device("cpu")), [b.text for b in splits.valid]
+    digits = fewer_digits(load_recipe_digits(config.data, log=lambda _m: None))
+    return MnistTask(config, digits, torch.device("cpu")), []
+
+
+def fingerprint(task, config, tmp_path) -> str:
+    """What a short real run does: its metrics rows, final weights, the model's shapes, the
+    first epoch's batches and the decoded validation outputs."""
+    from seq2seq.tasks.blank_filling import fill_blanks
+    from seq2seq.tasks.translation import translate_texts
+
+    task = config.task
+    run, sources = built_task(config)
     batches = [b.tolist() if isinstance(b, torch.Tensor) else list(getattr(b, "indices", b))
                for b in run.batches(0, config.train.seed)]
     trainer = Trainer(run, config.train, tmp_path, log=lambda _m: None)
@@ -443,23 +449,12 @@ def test_the_metrics_a_recipe_may_stop_on_are_those_its_evaluation_measures(task
                                                                              files):
     """train.early_stopping_metric is checked when the recipe loads against each task's
     list of measured metrics: that list must be what an evaluation really returns."""
-    from seq2seq.data.blanks import load_blank_splits
     from seq2seq.tasks import blank_filling, mnist, translation
 
     config = recipe(task, files, changes)
-    torch.manual_seed(0)
-    if task == "translation":
-        run = translation.TranslationTask(config, translation.load_splits(config.data),
-                                          torch.device("cpu"))
-        measured = translation.measured_metrics(config)
-    elif task == "fill":
-        run = blank_filling.FillTask(config, load_blank_splits(config.data),
-                                     torch.device("cpu"))
-        measured = blank_filling.MEASURED_METRICS
-    else:
-        digits = mnist.load_recipe_digits(config.data, log=lambda _m: None)
-        run = mnist.MnistTask(config, digits, torch.device("cpu"))
-        measured = mnist.measured_metrics(config)
+    run, _ = built_task(config)
+    measured = {"translation": translation.measured_metrics, "mnist": mnist.measured_metrics,
+                "fill": lambda _config: blank_filling.MEASURED_METRICS}[task](config)
     with torch.no_grad():
         assert sorted(["train_loss", *run.evaluate()]) == sorted(measured)
     with pytest.raises(UserError, match="train.early_stopping_metric: 'valid_nothing' is not "
