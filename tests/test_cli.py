@@ -67,10 +67,40 @@ def test_bench_peers_without_opennmt_says_how_to_install_it(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_onmt)
-    result = CliRunner().invoke(main, ["bench", "peers", "--sources", "4"])
+    result = CliRunner().invoke(main, ["bench", "peers", "--sources", "4", "--batch-size", "4"])
     assert result.exit_code == 1
     assert "OpenNMT-py is not installed in this environment" in result.output
     assert "make peers-venv" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--rounds", "0"], "--rounds: expected a positive integer, got 0"),
+    (["--sources", "8", "--batch-size", "16"], "--sources: expected at least --batch-size"),
+])
+def test_bench_peers_rejects_sizes_it_cannot_time(arguments, message):
+    result = CliRunner().invoke(main, ["bench", "peers", *arguments])
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bench_peers_bf16_needs_native_bf16(monkeypatch):
+    from seq2seq.core import precision
+
+    monkeypatch.setattr(precision, "bf16_native", lambda device_type: False)
+    result = CliRunner().invoke(main, ["bench", "peers", "--bf16"])
+    assert result.exit_code == 1
+    assert "--bf16: this CPU has no native bfloat16" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_peer_ratios_pair_the_rounds():
+    from seq2seq.benchmarks.peers import median_ratio
+
+    # round 2 was slow for both sides: the rounds' ratios are 2, 2 and 3 -> 2, where the
+    # ratio of the medians (4 / 1) would be 4
+    assert median_ratio([2.0, 40.0, 3.0], [1.0, 20.0, 1.0]) == 2.0
+    with pytest.raises(ValueError):
+        median_ratio([1.0, 2.0], [1.0])
 
 
 def test_bench_peers_builds_the_identical_model_in_opennmt():
@@ -89,3 +119,23 @@ def test_bench_peers_builds_the_identical_model_in_opennmt():
     table = format_peer_table(result)
     assert "beam 5, sentences/s" in table and "our model alone" in table
     assert set(result["alone"]) == {1, 5} and all(s > 0 for s in result["alone"].values())
+    assert set(result["ratios"]) == {"train", "greedy", "beam 1", "beam 5"}
+    assert result["bf16_speedup"] is None and "bf16" not in table
+
+
+def test_bench_peers_trains_both_under_bf16_where_native():
+    from seq2seq.benchmarks.peers import format_peer_table, import_opennmt, run_peer_benchmark
+    from seq2seq.core import precision
+    from seq2seq.errors import UserError
+
+    try:
+        import_opennmt()
+    except UserError:
+        pytest.skip("OpenNMT-py lives in its own venv (make peers-venv)")
+    if not precision.bf16_native("cpu"):
+        pytest.skip("this CPU has no native bf16")
+    result = run_peer_benchmark(sources=8, batch_size=8, train_batches=1, rounds=1,
+                                threads=1, bf16=True)
+    assert set(result["seconds"]) == {"train", "train bf16", "greedy", "beam 1", "beam 5"}
+    assert result["bf16_speedup"] > 0
+    assert "training bf16, tok/s" in format_peer_table(result)

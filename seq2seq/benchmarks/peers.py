@@ -10,7 +10,12 @@ beam 5 with every output forced to exactly ``OUTPUT_TOKENS`` tokens (so the sear
 work is the same whatever the weights). Beside them, our model alone, with no search
 (the encoder, then the decoder's steps on 1 and on 5 rows per source): how fast 5 rows
 go against 1 is what beam 5 / greedy would be if neither search cost anything beside
-the model, on this machine.
+the model, on this machine. With ``--bf16`` (a CPU with native bf16 only), both also
+train under the same bf16 autocast, as ``train.bf16 = "auto"`` trains there.
+
+Each ratio is the median over rounds of that round's ratio (ours and theirs ran next to
+each other), so that a slow spell of the machine, which falls on both, cancels; the
+speeds beside it are the median of each side's rounds.
 
 OpenNMT-py is not a dependency of this project. Install it into a separate virtual
 environment beside ours (its ``torch<2.3`` pin is not enforced there)::
@@ -54,9 +59,10 @@ def import_opennmt():
     # spacy and fasttext are imported by transforms the benchmark never uses: empty stand-ins
     # where they are not installed (only here, where OpenNMT-py is: other libraries, the
     # datasets package among them, look for spacy and would take a stand-in for it)
+    # (a second call finds its own stand-ins, whose missing __spec__ find_spec refuses)
     for name in ("spacy", "fasttext"):
-        if importlib.util.find_spec(name) is None:
-            sys.modules.setdefault(name, types.ModuleType(name))
+        if name not in sys.modules and importlib.util.find_spec(name) is None:
+            sys.modules[name] = types.ModuleType(name)
     # its modules use torch.cuda.amp decorators that torch 2.13 deprecates, and its beam
     # search warns that alpha 0 means no length penalty: noise in a benchmark's output
     warnings.filterwarnings("ignore", category=FutureWarning, message=".*custom_(fwd|bwd)")
@@ -147,22 +153,31 @@ def check_same_model(ours, theirs, batch) -> float:
     return float((mine - other).abs().max())
 
 
-def _train_ours(model, optimizer, batches) -> None:
+def _train_ours(model, optimizer, batches, bf16: bool = False) -> None:
     from seq2seq.models.translator import sequence_loss
 
     for src, src_lengths, tgt in batches:
         optimizer.zero_grad()
-        sequence_loss(model(src, src_lengths, tgt[:, :-1]), tgt[:, 1:], PAD).backward()
+        with _autocast(bf16):  # forward and loss, as the trainer's step; backward outside
+            loss = sequence_loss(model(src, src_lengths, tgt[:, :-1]), tgt[:, 1:], PAD)
+        loss.backward()
         optimizer.step()
 
 
-def _train_theirs(model, optimizer, batches) -> None:
+def _train_theirs(model, optimizer, batches, bf16: bool = False) -> None:
     for src, src_lengths, tgt in batches:
         optimizer.zero_grad()
-        decoded, _ = model(src[:, :, None], tgt[:, :, None], src_lengths)
-        logits = model.generator(decoded)
-        F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=PAD).backward()
+        with _autocast(bf16):
+            decoded, _ = model(src[:, :, None], tgt[:, :, None], src_lengths)
+            logits = model.generator(decoded)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), tgt[:, 1:].flatten(),
+                                   ignore_index=PAD)
+        loss.backward()
         optimizer.step()
+
+
+def _autocast(bf16: bool):
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 
 
 def _search_ours(model, batches, beam: int) -> list[list[int]]:
@@ -204,9 +219,15 @@ def _search_theirs(translator, batches) -> list[list[int]]:
 
 
 def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds: int,
-                       threads: int) -> dict:
-    """Seconds per task (median over ``rounds``, ours and theirs interleaved), the outputs'
-    agreement and the largest logit difference of the two models."""
+                       threads: int, bf16: bool = False) -> dict:
+    """Seconds per task (median over ``rounds``, ours and theirs interleaved), each task's
+    ratio (theirs / ours, the median of the rounds' ratios), the outputs' agreement and the
+    largest logit difference of the two models. ``bf16``: training also runs under bf16
+    autocast (:class:`UserError` where this CPU has no native bf16)."""
+    from seq2seq.core import precision
+
+    if bf16 and not precision.bf16_native("cpu"):
+        raise UserError(f"--bf16: {precision.missing_bf16('cpu')}")
     onmt = import_opennmt()
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -232,13 +253,14 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
         "beam 5": (lambda: _search_ours(ours, decode_batches, 5),
                    lambda: _search_theirs(translator(5, False), decode_batches)),
     }
-    seconds: dict[str, list[list[float]]] = {name: [[], []] for name in ["train", *tasks]}
+    precisions = [False, True] if bf16 else [False]
+    trainings = {precision_bf16: [_trainee(model) for model in (ours, theirs)]
+                 for precision_bf16 in precisions}  # copies: searches use the untrained
+    training_names = {False: "train", True: "train bf16"}
+    names = [*(training_names[b] for b in precisions), *tasks]
+    seconds: dict[str, list[list[float]]] = {name: [[], []] for name in names}
     alone: dict[int, list[float]] = {1: [], 5: []}  # our model without a search, per copies
     agreement = {}
-    # training runs on copies, so that the searches always compare the identical models
-    our_trained, their_trained = copy.deepcopy(ours).train(), copy.deepcopy(theirs).train()
-    our_optimizer = torch.optim.Adam(our_trained.parameters(), lr=1e-4)
-    their_optimizer = torch.optim.Adam(their_trained.parameters(), lr=1e-4)
     for round_index in range(rounds + 1):  # round 0 warms up and is not counted
         for name, (mine, other) in tasks.items():
             results = []
@@ -253,46 +275,77 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
             _model_alone(ours, decode_batches, copies)
             if round_index:
                 times.append(time.perf_counter() - start)
-        for side, (model, optimizer, step) in enumerate(
-                ((our_trained, our_optimizer, _train_ours),
-                 (their_trained, their_optimizer, _train_theirs))):
-            start = time.perf_counter()
-            step(model, optimizer, training)
-            if round_index:
-                seconds["train"][side].append(time.perf_counter() - start)
+        for precision_bf16, pair in trainings.items():
+            for side, ((model, optimizer), step) in enumerate(
+                    zip(pair, (_train_ours, _train_theirs))):
+                start = time.perf_counter()
+                step(model, optimizer, training, precision_bf16)
+                if round_index:
+                    seconds[training_names[precision_bf16]][side].append(
+                        time.perf_counter() - start)
     tokens = sum(int((tgt[:, 1:] != PAD).sum()) for _, _, tgt in training)
     return {"seconds": {name: [statistics.median(side) for side in pair]
                         for name, pair in seconds.items()},
+            "ratios": {name: median_ratio(theirs, ours)
+                       for name, (ours, theirs) in seconds.items()},
+            "beam_over_greedy": median_ratio(seconds["greedy"][0], seconds["beam 5"][0]),
+            "alone_ratio": median_ratio(alone[1], alone[5]),
+            "bf16_speedup": median_ratio(seconds["train"][0], seconds["train bf16"][0]) if bf16
+            else None,
             "alone": {copies: statistics.median(times) for copies, times in alone.items()},
             "agreement": agreement, "sources": len(decode_batches) * batch_size,
             "difference": difference, "train_tokens": tokens, "threads": threads,
             "batch_size": batch_size}
 
 
+def median_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median over rounds of ``numerators[r] / denominators[r]`` (two timings taken
+    side by side in round ``r``): a slow spell of the machine falls on both and cancels,
+    where a ratio of the two medians would carry it over whenever it fell on one side's
+    median round."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True))
+
+
+def _trainee(model):
+    """A training copy of ``model`` and its optimizer."""
+    trained = copy.deepcopy(model).train()
+    return trained, torch.optim.Adam(trained.parameters(), lr=1e-4)
+
+
 def format_peer_table(result: dict) -> str:
     import onmt
 
-    seconds, sources = result["seconds"], result["sources"]
+    seconds, sources, ratios = result["seconds"], result["sources"], result["ratios"]
+    precision = "fp32" if result["bf16_speedup"] is None else \
+        "fp32, and training also under bf16 autocast"
     lines = [f"ours vs OpenNMT-py {getattr(onmt, '__version__', '?')} on the identical "
              f"model (LSTM {UNITS}, embeddings {EMBEDDING}, vocabularies {SOURCE_VOCAB} / "
-             f"{TARGET_VOCAB}, no attention); fp32, {result['threads']} threads; {sources} "
+             f"{TARGET_VOCAB}, no attention); {precision}, {result['threads']} threads; {sources} "
              f"sources in batches of {result['batch_size']}, outputs forced to "
              f"{OUTPUT_TOKENS} tokens; largest logit difference "
              f"{result['difference']:.1e}",
              f"{'':<26} {'ours':>9} {'OpenNMT-py':>11} {'ratio':>6} {'same outputs':>13}"]
-    ours, theirs = seconds["train"]
-    lines.append(f"{'training, target tok/s':<26} {result['train_tokens'] / ours:>9,.0f} "
-                 f"{result['train_tokens'] / theirs:>11,.0f} {theirs / ours:>6.2f}")
+    for name, label in (("train", "training, target tok/s"),
+                        ("train bf16", "training bf16, tok/s")):
+        if name in seconds:
+            ours, theirs = seconds[name]
+            lines.append(f"{label:<26} {result['train_tokens'] / ours:>9,.0f} "
+                         f"{result['train_tokens'] / theirs:>11,.0f} {ratios[name]:>6.2f}")
     labels = {"greedy": "greedy (its greedy), sent/s", "beam 1": "greedy (its beam 1), sent/s",
               "beam 5": "beam 5, sentences/s"}
     for name, label in labels.items():
         ours, theirs = seconds[name]
         lines.append(f"{label:<26} {sources / ours:>9,.0f} {sources / theirs:>11,.0f} "
-                     f"{theirs / ours:>6.2f} {result['agreement'][name]:>7}/{sources}")
-    greedy, beam = seconds["greedy"][0], seconds["beam 5"][0]
-    lines.append(f"our beam 5 runs at {greedy / beam:.2f}x our greedy's sentences/s")
-    one, five = result["alone"][1], result["alone"][5]
+                     f"{ratios[name]:>6.2f} {result['agreement'][name]:>7}/{sources}")
+    lines.append(f"our beam 5 runs at {result['beam_over_greedy']:.2f}x our greedy's "
+                 "sentences/s")
     lines.append(f"our model alone (encoder, then {OUTPUT_TOKENS} steps each fed its argmax; "
-                 f"no search) with 5 rows per source runs at {one / five:.2f}x its speed with "
-                 f"1: beam 5 / greedy if neither search cost anything beside the model")
+                 f"no search) with 5 rows per source runs at {result['alone_ratio']:.2f}x its "
+                 "speed with 1: beam 5 / greedy if neither search cost anything beside the "
+                 "model")
+    if result["bf16_speedup"] is not None:
+        lines.append(f"our training under bf16 autocast runs at {result['bf16_speedup']:.2f}x "
+                     "our fp32 training's tokens/s")
+    lines.append("ratios: the median over rounds of each round's ratio (ours and theirs "
+                 "side by side)")
     return "\n".join(lines)

@@ -141,9 +141,13 @@ def bench_precision(recipe, overrides, steps, threads, out, device) -> None:
 @click.option("--train-batches", default=20, show_default=True,
               help="Training steps timed per round.")
 @click.option("--rounds", default=3, show_default=True,
-              help="Timed rounds, ours and theirs interleaved (median reported).")
+              help="Timed rounds, ours and theirs interleaved (medians reported; each "
+                   "ratio is the median of the rounds' ratios).")
 @click.option("--threads", default=2, show_default=True, help="torch threads.")
-def bench_peers(sources, batch_size, train_batches, rounds, threads) -> None:
+@click.option("--bf16", is_flag=True,
+              help="Also time training under bf16 autocast, both toolkits (as train.bf16 = "
+                   "\"auto\" trains on a CPU with native bf16; refused elsewhere).")
+def bench_peers(sources, batch_size, train_batches, rounds, threads, bf16) -> None:
     """Ours vs OpenNMT-py 3.5.1 on the identical model: training, greedy, beam 5.
 
     OpenNMT-py is not a dependency: it runs from a separate virtual environment
@@ -151,9 +155,16 @@ def bench_peers(sources, batch_size, train_batches, rounds, threads) -> None:
     says so and exits with status 1.
     """
     from seq2seq.benchmarks.peers import format_peer_table, run_peer_benchmark
+    from seq2seq.cli.common import check_positive
 
+    check_positive(("--sources", sources), ("--batch-size", batch_size),
+                   ("--train-batches", train_batches), ("--rounds", rounds),
+                   ("--threads", threads))
+    if sources < batch_size:
+        raise UserError(f"--sources: expected at least --batch-size ({batch_size}), got "
+                        f"{sources}")
     click.echo(format_peer_table(run_peer_benchmark(sources, batch_size, train_batches,
-                                                    rounds, threads)))
+                                                    rounds, threads, bf16)))
 
 
 @bench.command("decode")

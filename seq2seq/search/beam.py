@@ -24,11 +24,13 @@ hypothesis (bos and the encoder's state), so its results are simply repeated per
 Bookkeeping, all on the device and the same cost at every step: one ``topk`` of
 ``beam_size`` over ``(sentences, beam × vocab)`` with the eos extensions left out gives
 the live hypotheses; an eos extension is finished when fewer than ``beam_size``
-extensions (live or eos) score above it, a count over ``(sentences, beam, beam)`` (no
-sort); each step stores only its tokens and back-pointers (``parents``), and outputs are
-read back by following the pointers once at the end; the best ``nbest`` finished
-hypotheses of each sentence are kept as tensors (scores and where to start reading them
-back). Stopped sentences leave the batch when the search checks for them (every step on
+extensions (live or eos) score above it, that is, when it is no lower than the
+``beam_size``-th best of the live and eos ones (a ``topk`` over ``(sentences, 2 × beam)``:
+a broadcast count over ``(sentences, beam, 2 × beam)`` cost three times as much on CPU);
+the best live score is the first of the sorted ``topk``; each step stores only its
+tokens and back-pointers (``parents``), and outputs are read back by following the
+pointers once at the end; the best ``nbest`` finished hypotheses of each sentence are
+kept as tensors (scores and where to start reading them back). Stopped sentences leave the batch when the search checks for them (every step on
 CPU, where reading a flag back costs nothing; every few steps on an accelerator, where
 it would stall the queue).
 """
@@ -91,6 +93,8 @@ class Beams:
             (``(active,)``, bos, before the first step)
         state: the model's state; row ``a * beam + k`` is sentence ``a``'s hypothesis ``k``
             (row ``a`` is sentence ``a``, before the first step)
+        first_rows: ``(active, 1)`` the state row of each sentence's first slot
+            (``a * beam``)
         stopped: ``(active,)`` the sentences whose results are final
         finished: their best finished hypotheses
         history: ``(active, beam, time)`` the live hypotheses' tokens, kept only for
@@ -103,6 +107,7 @@ class Beams:
     scores: torch.Tensor
     tokens: torch.Tensor
     state: State
+    first_rows: torch.Tensor
     stopped: torch.Tensor
     finished: Finished
     history: torch.Tensor | None
@@ -113,6 +118,7 @@ class Beams:
         return Beams(self.sentences[index], self.limits[index],
                      self.best_possible_divisor[index], self.scores[index],
                      self.tokens[rows.flatten()], select_state(self.state, rows.flatten()),
+                     _first_rows(index.shape[0], beam_size, index.device),
                      self.stopped[index], self.finished.rows(index),
                      None if self.history is None else self.history[index])
 
@@ -217,6 +223,7 @@ def _start(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_i
         # per sentence and its results are repeated per slot (beam_search)
         tokens=torch.full((batch,), bos_id, dtype=torch.long, device=device),
         state=model.encode(src, src_lengths),
+        first_rows=_first_rows(batch, beam_size, device),
         stopped=torch.zeros(batch, dtype=torch.bool, device=device),
         finished=Finished(torch.full((batch, nbest), NEG_INF, device=device),
                           torch.full((batch, nbest), NEG_INF, device=device),
@@ -240,16 +247,16 @@ def _advance(beams: Beams, state: State, log_probs: torch.Tensor, step: int, eos
     # the next live hypotheses: the beam_size best extensions not ending in eos
     scores, flat = totals.view(active, beam_size * vocab).topk(beam_size, dim=1)
     live_parents, live_tokens = flat // vocab, flat % vocab
-    # an eos extension is finished if it ranks among the beam_size best of all extensions:
-    # fewer than beam_size others (live or ending) score above it
-    above = ((scores[:, None, :] > ended[:, :, None]).sum(2)
-             + (ended[:, None, :] > ended[:, :, None]).sum(2))
+    # an eos extension is finished if it ranks among the beam_size best of all extensions,
+    # that is, if fewer than beam_size others (live or ending) score above it: if it is no
+    # lower than the beam_size-th best of them, which is among the live and ending ones
+    kept = torch.cat([scores, ended], 1).topk(beam_size, dim=1).values[:, -1:]
 
     length = step + 1  # tokens after this step; both kinds of finished have this many
     penalty = length_penalty(length, config.alpha)
     searching = ~beams.stopped[:, None]
     at_limit = beams.limits <= length
-    with_eos = (above < beam_size) & searching
+    with_eos = (ended >= kept) & searching
     without_eos = at_limit[:, None] & searching
     finished = beams.finished
     # on CPU, where reading a flag back costs nothing, a step at which no hypothesis
@@ -261,18 +268,22 @@ def _advance(beams: Beams, state: State, log_probs: torch.Tensor, step: int, eos
             (scores.masked_fill(~without_eos, NEG_INF), penalty,
              ((step + 1) * beam_size + slots) * 2),
         ])
-    best_possible = scores.max(1).values / beams.best_possible_divisor
+    best_possible = scores[:, 0] / beams.best_possible_divisor  # topk sorts: 0 is the best
     stopped = beams.stopped | at_limit | (best_possible <= finished.scores[:, -1])
 
     trace.append(beams.sentences, live_tokens, live_parents)
-    rows = (torch.arange(active, device=scores.device)[:, None] * beam_size
-            + live_parents).flatten()
+    rows = (beams.first_rows + live_parents).flatten()
     history = beams.history
     if history is not None:
         parents_history = history.gather(1, live_parents[:, :, None].expand_as(history))
         history = torch.cat([parents_history, live_tokens[:, :, None]], 2)
     return Beams(beams.sentences, beams.limits, beams.best_possible_divisor, scores,
-                 live_tokens.flatten(), select_state(state, rows), stopped, finished, history)
+                 live_tokens.flatten(), select_state(state, rows), beams.first_rows, stopped,
+                 finished, history)
+
+
+def _first_rows(sentences: int, beam_size: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(sentences, device=device)[:, None] * beam_size
 
 
 def _merge(finished: Finished, new: list[tuple[torch.Tensor, float, torch.Tensor]]
