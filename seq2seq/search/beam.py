@@ -30,9 +30,9 @@ a broadcast count over ``(sentences, beam, 2 × beam)`` cost three times as much
 the best live score is the first of the sorted ``topk``; each step stores only its
 tokens and back-pointers (``parents``), and outputs are read back by following the
 pointers once at the end; the best ``nbest`` finished hypotheses of each sentence are
-kept as tensors (scores and where to start reading them back). Stopped sentences leave the batch when the search checks for them (every step on
-CPU, where reading a flag back costs nothing; every few steps on an accelerator, where
-it would stall the queue).
+kept as tensors (scores and where to start reading them back). Stopped sentences leave
+the batch when the search checks for them (every step on CPU, where reading a flag back
+costs nothing; every few steps on an accelerator, where it would stall the queue).
 """
 
 from __future__ import annotations
