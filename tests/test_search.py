@@ -149,6 +149,21 @@ def test_the_beam_goes_on_when_its_best_hypothesis_ends_at_the_first_step():
     assert model.step_batches == [1, 2]
 
 
+
+@pytest.mark.parametrize("eos, b, finished", [(0.3, 0.3, True), (0.29, 0.31, False)])
+def test_an_eos_extension_is_finished_when_fewer_than_beam_size_others_score_above_it(
+        eos, b, finished):
+    # beam 2 after bos: A 0.4, B and eos as given. Tied with B (the 2nd live extension),
+    # eos has only A above it: it ranks among the 2 best, and the empty output (0.3) is
+    # the 2nd of the two best beside [A] (0.4). Just below B it ranks 3rd and is dropped;
+    # [B] (0.31 * 0.5) then is the 2nd.
+    model = BigramModel({BOS: {A: 0.4, B: b, EOS: eos}, A: {EOS: 1.0},
+                         B: {EOS: 0.5, A: 0.5}})
+    (nbest,) = beam_search(model, *one_source(), BOS, EOS, SearchConfig(beam_size=2, nbest=2))
+    assert [h.tokens for h in nbest] == ([[A], []] if finished else [[A], [B]])
+    assert nbest[1].score == pytest.approx(math.log(eos) if finished else math.log(b * 0.5))
+
+
 def test_length_normalisation_can_prefer_a_longer_output():
     model = BigramModel({BOS: {EOS: 0.4, A: 0.38, B: 0.22}, A: {EOS: 0.99, A: 0.01},
                          B: {EOS: 1.0}})
