@@ -81,10 +81,11 @@ def read_saved_recipe(directory: Path) -> Any:
 # its data lies now. Anything else is fixed by the checkpoint (the optimiser and schedule
 # states, the vocabularies, the model, the evaluations that early stopping compares): a
 # change would be written to config.json and silently not take effect.
+# where a run's data lies: the keys that may change without changing which data it is
+DATA_LOCATION_KEYS = ("data.path", "data.valid_path", "data.test_path", "data.hf", "data.dir",
+                      "data.hub")
 RESUMABLE_KEYS = ("train.epochs", "train.max_minutes", "train.early_stopping_patience",
-                  "train.threads", "train.device", "train.bf16",
-                  "data.path", "data.valid_path", "data.test_path", "data.hf", "data.dir",
-                  "data.hub")
+                  "train.threads", "train.device", "train.bf16", *DATA_LOCATION_KEYS)
 
 
 def read_resumed_recipe(directory: Path, overrides: list[str] = ()) -> Any:

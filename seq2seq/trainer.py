@@ -28,6 +28,7 @@ from seq2seq import checkpoint
 from seq2seq.config import write_atomic
 from seq2seq.core import precision
 from seq2seq.errors import UserError
+from seq2seq.limits import MAX_SEED, MAX_THREADS
 from seq2seq.progress import progress_bar
 
 STATE_KEYS = ("optimizer", "scheduler", "rng", "cuda_rng", "position")  # what resume reads
@@ -85,6 +86,10 @@ class TrainConfig:
                      "threads"):
             if getattr(self, name) < 0:
                 raise UserError(f"train.{name}: expected 0 or more, got {getattr(self, name)}")
+        if self.threads > MAX_THREADS:
+            raise UserError(f"train.threads: expected at most {MAX_THREADS}, got {self.threads}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise UserError(f"train.seed: expected 0 to {MAX_SEED}, got {self.seed}")
         if self.lr_step_epochs < 1:
             raise UserError(f"train.lr_step_epochs: expected a positive integer, "
                             f"got {self.lr_step_epochs}")
@@ -389,7 +394,9 @@ class Trainer:
                            f"epoch {position.epoch + 1}/{config.epochs}")
         for batch in batches[position.batch :]:
             self._train_step(batch, bar)
-            if config.eval_every_steps and position.step % config.eval_every_steps == 0:
+            # (not at the epoch's last step: the epoch's own evaluation follows at once)
+            if (config.eval_every_steps and position.step % config.eval_every_steps == 0
+                    and position.batch < len(batches)):
                 self._evaluate(position.epoch_loss_sum / position.batch, len(batches))
             if self._interrupted:
                 bar.close()

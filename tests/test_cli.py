@@ -139,3 +139,12 @@ def test_bench_peers_trains_both_under_bf16_where_native():
     assert set(result["seconds"]) == {"train", "train bf16", "greedy", "beam 1", "beam 5"}
     assert result["bf16_speedup"] > 0
     assert "training bf16, tok/s" in format_peer_table(result)
+
+
+@pytest.mark.parametrize("threads", ["0", "-1", "5000"])
+def test_train_threads_flag_is_checked_like_the_recipe_key(threads, tmp_path):
+    result = CliRunner().invoke(main, ["train", "demo", "--threads", threads,
+                                       "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert f"--threads: expected 1 to 1024, got {threads}" in result.output
+    assert not (tmp_path / "run").exists()

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -159,6 +160,27 @@ def test_translate_says_when_there_was_no_input(trained_run, tmp_path):
     assert f"{empty}: no input lines; nothing translated" in result.stderr
 
 
+def test_training_without_validation_pairs_is_refused_before_it_starts(pairs_file, tmp_path):
+    # it used to train a whole epoch, then fail inside sacrebleu with no checkpoint saved
+    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
+                                       f"data.path={pairs_file}", "--set",
+                                       "data.valid_fraction=0", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "no validation pairs to evaluate each epoch on; hold some out with " \
+           "data.valid_fraction" in result.output
+    assert not (tmp_path / "r" / "metrics.jsonl").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_output_is_one_line_and_a_non_zero_exit(trained_run):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "seq2seq", "translate", str(trained_run)],
+                                input="hello\n", stdout=full, stderr=subprocess.PIPE,
+                                text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: writing the output: No space left on device"
+
+
 def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):
     data = tmp_path / "held-out.txt"
     data.write_text("Go.\tVa !\nGo.\tBouge !\nHi.\tSalut !\n", encoding="utf-8")
@@ -225,6 +247,48 @@ def test_evaluate_split_scores_the_runs_own_held_out_pairs(trained_run, tmp_path
     assert none.exit_code == 1 and "recipe holds out no test pairs" in none.output
     neither = CliRunner().invoke(main, ["evaluate", str(trained_run)])
     assert neither.exit_code == 1 and "give either --data FILE or --split" in neither.output
+
+
+def test_evaluate_split_keeps_the_runs_held_out_pairs(trained_run, pairs_file):
+    # data.valid_fraction=0.9 used to score 9 of the 12 pairs, most of them training pairs,
+    # as "valid"; where the data lies may still change
+    moved = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
+                                      "--set", f"data.path={pairs_file}", "--json"])
+    assert moved.exit_code == 0 and json.loads(moved.output)["pairs"] == 3
+    for key in ("data.valid_fraction=0.9", "data.first=20000", "data.hold_out=sources"):
+        result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
+                                           "--set", key])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"--set {key!r}: with --split, the held-out pairs are the run's own" \
+            in result.output
+
+
+def test_the_runs_decode_nbest_is_what_translate_returns_and_evaluate_scores_one(
+        pairs_file, tmp_path):
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set", "train.epochs=1",
+                                        "--set", f"data.path={pairs_file}", "--set",
+                                        "decode.beam_size=3", "--set", "decode.nbest=2",
+                                        "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    two = CliRunner().invoke(main, ["translate", str(run)], input="Go.\n")
+    assert two.exit_code == 0 and len(two.stdout.rstrip("\n").split("\t")) == 2
+    one = CliRunner().invoke(main, ["translate", str(run), "--beam", "1"], input="Go.\n")
+    assert one.exit_code == 0 and len(one.stdout.rstrip("\n").split("\t")) == 1
+    greedy = CliRunner().invoke(main, ["evaluate", str(run), "--split", "valid", "--beam", "1"])
+    assert greedy.exit_code == 0, greedy.output  # it scores the best output only
+
+
+def test_evaluate_says_how_many_bad_lines_it_skipped(trained_run, tmp_path):
+    data = tmp_path / "bad.txt"
+    data.write_text("Go.\tVa !\nno tab here\nHi.\tSalut !\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                       "--set", "data.on_bad_line=skip"])
+    assert result.exit_code == 0, result.output
+    assert f"{data}: 1 bad lines skipped" in result.stderr
+    empty = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
+                                      "--metrics", ""])
+    assert empty.exit_code == 1 and "--metrics: unknown" in empty.output
 
 
 def test_bench_train_attention_times_every_setting_in_turn_and_keeps_its_fastest_round(

@@ -268,3 +268,15 @@ def test_an_interrupted_step_resumes_exactly_on_cuda(name, tmp_path):
         torch.use_deterministic_algorithms(False)
     assert checkpoint.step_of(path) == batches + 2
     assert_same_run(reference, (task, rows), tmp_path / "whole", tmp_path / "cut")
+
+
+def test_evaluating_every_few_steps_adds_no_second_row_at_an_epochs_end(tmp_path):
+    # every step evaluates: the epoch's last step used to be evaluated twice (a
+    # mid-epoch row, then the epoch's own, for the same weights)
+    task, rows = uninterrupted(lambda: make_translation_task(train={"eval_every_steps": 1}),
+                               tmp_path / "run")
+    steps = [row["step"] for row in rows]
+    assert len(steps) == len(set(steps)) and steps == sorted(steps)
+    per_epoch = len(task.batches(0, task.recipe.train.seed))
+    assert len(rows) == task.recipe.train.epochs * per_epoch
+    assert [row["epoch"] for row in rows][per_epoch - 1] == 1  # the epoch's own, whole

@@ -379,7 +379,9 @@ def test_sampling_at_temperature_near_0_or_with_top_k_1_is_greedy(seed, name):
     model = tiny_model(seed, name)
     src, lengths = toy_batch()
     greedy = greedy_search(model, src, lengths, BOS, EOS, SearchConfig())
-    for config in (SearchConfig(temperature=1e-4), SearchConfig(top_k=1)):
+    # 1e-45: a temperature whose division alone would overflow every token to -inf
+    for config in (SearchConfig(temperature=1e-4), SearchConfig(temperature=1e-45),
+                   SearchConfig(top_k=1)):
         sampled = sample(model, src, lengths, BOS, EOS, config, torch.Generator().manual_seed(0))
         assert [h.tokens for h in sampled] == [h.tokens for h in greedy]
         assert [h.score for h in sampled] == pytest.approx([h.score for h in greedy], abs=1e-4)
@@ -443,3 +445,20 @@ def test_length_limits_that_could_leave_no_room_are_rejected_by_name(settings, m
     with pytest.raises(UserError, match=message):
         SearchConfig(**settings).check()
     SearchConfig(max_len_ratio=0.0, max_len_offset=1).check()  # the least that holds eos
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"alpha": 300.0}, r"decode.alpha: expected at most 10, got 300"),
+    ({"beam_size": 10**20}, r"decode.beam_size: expected at most 10,000, got 1"),
+    ({"batch_size": 10**20}, r"decode.batch_size: expected at most 1,000,000"),
+    ({"max_len_ratio": 1e308}, r"decode.max_len_ratio: expected at most 100, got 1e\+308"),
+])
+def test_settings_beyond_what_a_search_can_compute_are_rejected_by_name(settings, message):
+    """Each of these gave a traceback from inside the search: alpha 300 overflowed the
+    length penalty (and, under beam search, left no output at all), a beam of 10**20
+    overflowed torch's sizes, a ratio of 1e308 its shapes."""
+    from seq2seq.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        SearchConfig(**settings).check()
+    SearchConfig(alpha=10.0, beam_size=10_000, nbest=10_000, max_len_ratio=100.0).check()

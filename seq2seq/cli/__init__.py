@@ -6,7 +6,10 @@ answer without importing torch.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
+import sys
 
 import click
 
@@ -82,9 +85,25 @@ class Seq2SeqGroup(LazyGroup):
             raise
         except OSError as error:
             path = error.filename2 or error.filename  # a rename's target, else the path
+            if path is None and error.errno in OUTPUT_FULL:  # standard output, say
+                _drop_stdout()
+                raise click.ClickException(f"writing the output: {error.strerror}") from None
             if path is None:
                 raise
             raise click.ClickException(f"{path}: {error.strerror or error}") from None
+
+
+# a write that failed for want of room (a full disk, a quota, /dev/full)
+OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's flush at exit does not fail
+    a second time on what is left in its buffer."""
+    try:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open until the process ends)
+    except OSError:
+        pass
 
 
 @click.group(cls=Seq2SeqGroup, lazy=COMMANDS,

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from seq2seq.errors import UserError
+from seq2seq.limits import MAX_THREADS
 
 
 def training_options(command):
@@ -84,6 +85,8 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     if expected_task is not None and config.task != expected_task:
         raise UserError(f"{recipe or run_dir}: a {config.task} recipe; this command trains "
                         f"{expected_task} (use seq2seq train)")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UserError(f"--threads: expected 1 to {MAX_THREADS}, got {threads}")
     for name, value in (("threads", threads), ("device", device), ("bf16", bf16)):
         if value is not None:
             setattr(config.train, name, value)

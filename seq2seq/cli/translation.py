@@ -11,6 +11,7 @@ import click
 
 from seq2seq.cli.common import check_positive, check_utf8, input_stream, run_training
 from seq2seq.errors import UserError
+from seq2seq.limits import MAX_SEED
 
 SHOWN_EXAMPLES = 5
 CHUNK_BATCHES = 8  # translate reads this many decoding batches of lines at a time
@@ -25,6 +26,10 @@ def train_translation(config, run_dir: Path, resuming: bool) -> None:
                f"{len(splits.valid):,} validation, {len(splits.test):,} test"
                + (f"; {splits.skipped} bad lines skipped" if splits.skipped else "")
                + (f"; {splits.filtered} over the length limits" if splits.filtered else ""))
+    if not splits.valid:  # every evaluation (loss, metrics, early stopping) reads them
+        raise UserError(f"{splits.source}: no validation pairs to evaluate each epoch on; "
+                        "hold some out with data.valid_fraction (e.g. 0.1) or give "
+                        "data.valid_path")
     tokenizers = load_tokenizers(run_dir) if resuming else None
     task = TranslationTask(config, splits, pick_device(config.train.device), tokenizers)
     click.echo(f"vocabulary: {len(task.source)} source, {len(task.target)} target symbols")
@@ -65,7 +70,8 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
     from seq2seq.tasks.translation import load_splits
     from seq2seq.translator import Translator
 
-    names = [name.strip() for name in (metric_list or "bleu,chrf").split(",") if name.strip()]
+    listed = "bleu,chrf" if metric_list is None else metric_list
+    names = [name.strip() for name in listed.split(",") if name.strip()]
     unknown = sorted(set(names) - set(metrics.METRICS))
     if unknown or not names:
         raise UserError(f"--metrics: unknown {unknown or names}; valid: {sorted(metrics.METRICS)}")
@@ -81,17 +87,30 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
                 raise UserError(f"--set {text!r}: does not apply with --data (the file is "
                                 f"scored whole); with --data: "
                                 f"{', '.join('data.' + k for k in READ_PAIRS_KEYS)}")
-        pairs, _ = read_pairs(data_path, data)
+        pairs, skipped = read_pairs(data_path, data)
     else:
-        pairs = getattr(load_splits(data), split)
+        from seq2seq.runs import DATA_LOCATION_KEYS
+
+        for text in overrides:  # the held-out pairs are the run's own: only where they lie
+            key = ".".join(parse_override(text)[0])
+            if key not in DATA_LOCATION_KEYS:
+                raise UserError(f"--set {text!r}: with --split, the held-out pairs are the "
+                                f"run's own; only where the data lies may change: "
+                                f"{', '.join(DATA_LOCATION_KEYS)}")
+        splits = load_splits(data)
+        pairs, skipped = getattr(splits, split), splits.skipped
         if not pairs:
             how = "data.valid_path or data.valid_fraction" if split == "valid" else (
                 "data.test_path, or data.test_fraction for cmudict")
             raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs "
                             f"(set {how})")
+    if skipped:
+        click.echo(f"{data_path or data.path}: {skipped:,} bad lines skipped "
+                   "(data.on_bad_line = \"skip\")", err=True)
+    # only each sentence's best output is scored: one hypothesis, whatever decode.nbest says
     report = evaluate_pairs(translator, pairs, names,
                             translator.search_config({"beam_size": "--beam", "alpha": "--alpha"},
-                                                     beam_size=beam, alpha=alpha),
+                                                     beam_size=beam, alpha=alpha, nbest=1),
                             samples or 0)
     click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
 
@@ -113,15 +132,17 @@ def summary_translation(config) -> None:
 @click.option("--input", "input_path", type=click.Path(path_type=Path),
               help="A file of source sentences, one per line (default: standard input).")
 @click.option("--beam", type=int, help="Beam size (1: greedy).")
-@click.option("--nbest", type=int, default=1, show_default=True,
-              help="Hypotheses per sentence (at most the beam size).")
+@click.option("--nbest", type=int,
+              help="Hypotheses per sentence (at most the beam size; default: the run's "
+                   "decode.nbest, at most --beam).")
 @click.option("--alpha", type=float, help="GNMT length normalisation (0: raw log-prob).")
 @click.option("--sample", is_flag=True,
               help="Draw each token from the model's distribution instead of searching.")
 @click.option("--temperature", type=float, help="With --sample: softmax(logits / T).")
 @click.option("--top-k", "top_k", type=int, help="With --sample: draw among the K most "
               "probable tokens.")
-@click.option("--seed", type=int, help="With --sample: the random seed (repeatable draws).")
+@click.option("--seed", type=click.IntRange(0, MAX_SEED),
+              help="With --sample: the random seed (repeatable draws).")
 @click.option("--batch-size", type=int, help="Sentences per decoding batch.")
 @click.option("--max-len-ratio", type=float, help="Output length limit, times the source's.")
 @click.option("--max-input-len", type=int,
@@ -177,6 +198,9 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
             raise UserError(f"--max-input-len: expected a value >= 0, got {max_input_len}")
         translator.max_input_len = max_input_len
     changes = {"sample": True, "beam_size": 1 if beam is None else beam} if sample else {}
+    if nbest is None:  # the run's, within the beam this command searches with
+        searched = changes.get("beam_size", beam or translator.search.beam_size)
+        nbest = min(translator.search.nbest, searched)
     config = translator.search_config(
         {"beam_size": "--beam", "nbest": "--nbest", "alpha": "--alpha", "sample": "--sample",
          "temperature": "--temperature", "top_k": "--top-k", "batch_size": "--batch-size",

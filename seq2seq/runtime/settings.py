@@ -12,6 +12,13 @@ from seq2seq.runtime.errors import UserError
 
 __all__ = ["SearchConfig"]
 
+# upper bounds that keep every setting inside what a search can allocate and compute
+# (a length penalty of alpha 300 overflows a float; a beam of 10**20 overflows torch's
+# sizes): each far beyond any useful value (GNMT's alpha is 0.6 to 1)
+MAXIMA = {"batch_size": 1_000_000, "beam_size": 10_000, "max_len_offset": 100_000,
+          "max_len_ratio": 100.0, "alpha": 10.0, "min_len": 100_000,
+          "no_repeat_ngram": 100_000, "top_k": 2**31 - 1}
+
 
 @dataclass
 class SearchConfig:
@@ -54,6 +61,12 @@ class SearchConfig:
             if getattr(self, name) < 0:
                 raise UserError(f"{label(name)}: expected a value >= 0, "
                                 f"got {getattr(self, name)}")
+        for name, most in MAXIMA.items():
+            value = getattr(self, name)
+            if value > most:
+                shown = (lambda v: f"{v:,}" if isinstance(v, int) else f"{v:g}")  # noqa: E731
+                raise UserError(f"{label(name)}: expected at most {shown(most)}, "
+                                f"got {shown(value)}")
         if self.temperature <= 0:
             raise UserError(f"{label('temperature')}: expected a value > 0, "
                             f"got {self.temperature}")

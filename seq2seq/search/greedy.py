@@ -49,7 +49,10 @@ def sample(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_i
     config.check()
 
     def choose(log_probs: torch.Tensor) -> torch.Tensor:
-        weights = log_probs / config.temperature
+        # each row's best token at 0 before dividing: a temperature near 0 then makes the
+        # others -inf (a one-hot on the best) rather than every token -inf
+        best = log_probs.amax(1, keepdim=True)
+        weights = (log_probs - best.nan_to_num(neginf=0.0)) / config.temperature
         if config.top_k and config.top_k < weights.shape[1]:
             kth = weights.topk(config.top_k, dim=1).values[:, -1:]
             weights = weights.masked_fill(weights < kth, float("-inf"))
