@@ -46,13 +46,17 @@ def group_references(pairs: list[Pair]) -> dict[str, list[str]]:
 
 
 def evaluate_pairs(translator, pairs: list[Pair], metric_names: list[str],
-                   config: SearchConfig, samples: int = 0) -> EvaluationReport:
+                   config: SearchConfig, samples: int = 0,
+                   generator=None) -> EvaluationReport:
     """Decode each distinct source once with ``config`` and score the best hypothesis;
-    with ``samples``, the report also holds that many of them (:func:`sample_sources`)."""
+    with ``samples``, the report also holds that many of them (:func:`sample_sources`).
+    ``generator``: where sampling (``config.sample``) draws from."""
     groups = group_references(pairs)
     sources = list(groups)
+    found = (translator.hypotheses(sources, config) if generator is None
+             else translator.hypotheses(sources, config, generator))
     best = {source: nbest[0].text if nbest else ""  # "": over the input limit, or no hypothesis
-            for source, nbest in zip(sources, translator.hypotheses(sources, config))}
+            for source, nbest in zip(sources, found)}
     report = score_outputs(pairs, best, metric_names, config.beam_size)
     report.samples = [Sample(source, best[source], groups[source])
                       for source in sample_sources(sources, samples)]

@@ -279,6 +279,35 @@ def test_the_runs_decode_nbest_is_what_translate_returns_and_evaluate_scores_one
     assert greedy.exit_code == 0, greedy.output  # it scores the best output only
 
 
+def test_evaluate_reads_a_csv_with_its_own_fields_beside_a_tsv_trained_run(trained_run,
+                                                                           tmp_path):
+    # the field keys were checked against the run's own data (a .txt), so refused
+    tsv, csv = tmp_path / "held.txt", tmp_path / "held.csv"
+    tsv.write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS[9:]), encoding="utf-8")
+    csv.write_text("en,fr\n" + "".join(f'"{s}","{t}"\n' for s, t in PAIRS[9:]),
+                   encoding="utf-8")
+    by_csv = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(csv),
+                                       "--set", "data.src_field=en", "--set",
+                                       "data.tgt_field=fr", "--json"])
+    assert by_csv.exit_code == 0, by_csv.output
+    by_tsv = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(tsv),
+                                       "--json"])
+    assert json.loads(by_csv.output) == json.loads(by_tsv.output)
+
+
+def test_evaluating_a_run_that_samples_gives_the_same_scores_twice(pairs_file, tmp_path):
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set", "train.epochs=1",
+                                        "--set", f"data.path={pairs_file}", "--set",
+                                        "decode.sample=true", "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    first, second = (CliRunner().invoke(main, ["evaluate", str(run), "--split", "valid",
+                                                "--json", "--samples", "3"])
+                     for _ in range(2))
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output) == json.loads(second.output)
+
+
 def test_evaluate_says_how_many_bad_lines_it_skipped(trained_run, tmp_path):
     data = tmp_path / "bad.txt"
     data.write_text("Go.\tVa !\nno tab here\nHi.\tSalut !\n", encoding="utf-8")

