@@ -5,8 +5,8 @@ reversed. The first target character depends on the last source character, the l
 the first, so a decoder started from the encoder's final state alone must carry the whole
 string in (h, c), while one that attends can look each character up. Same size (a
 bidirectional LSTM encoder and an LSTM decoder of 128), same 12,000 training strings, same
-training (CONFIG below: 10 epochs, the learning rate halved every 3) on 2 cores, scored on
-500 held-out strings (Intel Xeon with AMX, fp32):
+training (CONFIG below: 12 epochs, the learning rate halved every 3) on 2 cores, scored on
+500 held-out strings. With 10 epochs (Intel Xeon with AMX, fp32):
 
 - ``general`` attention with input feeding: 99.8% reversed exactly (100.0% with
   ``train.seed = 1``), in about 140 s; asserted >= 99%. Input feeding is what gets it past
@@ -15,6 +15,9 @@ training (CONFIG below: 10 epochs, the learning rate halved every 3) on 2 cores,
   97.6% in about 50 s; ``bahdanau`` 97.8%);
 - no attention: 0.0% (the decoder gets the first characters and then loses the string),
   in about 40 s; asserted <= 30%.
+
+On an AMD EPYC Zen 4 (AVX-512, fp32), whose kernels round differently, 10 epochs gave
+98.6% with attention, so the test trains 12, which passes there.
 
 Slow: the two trainings take about three minutes together.
 """
@@ -60,7 +63,7 @@ max_len_offset = 3
 [eval]
 metrics = ["exact"]
 """
-EPOCHS = 10
+EPOCHS = 12
 
 
 def strings(count: int, rng: random.Random) -> list[str]:
