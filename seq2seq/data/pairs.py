@@ -96,8 +96,7 @@ class PairDataConfig:
                             f"names, got {self.src_field!r} and {self.tgt_field!r}")
         if self.hf and not self.hf_split:
             raise UserError("data.hf_split: expected a split name such as 'train', got ''")
-        named_fields = bool(self.hf) or Path(self.path).suffix.lower() in (".csv", ".json",
-                                                                            ".jsonl")
+        named_fields = bool(self.hf) or has_named_fields(self.path)
         reject_inapplicable(self, "data.", {
             "hf_config": (bool(self.hf), "with data.hf"),
             "hf_split": (bool(self.hf), "with data.hf"),
@@ -161,6 +160,12 @@ def normalize_text(text: str, config: PairDataConfig) -> str:
 
 
 # the [data] keys read_pairs reads (how lines are parsed and normalised)
+def has_named_fields(path: str | Path) -> bool:
+    """Whether a file at ``path`` names its fields (csv, json, jsonl), so that
+    ``data.src_field`` and ``data.tgt_field`` apply to it."""
+    return Path(path).suffix.lower() in (".csv", ".json", ".jsonl")
+
+
 READ_PAIRS_KEYS = ("on_bad_line", "src_field", "tgt_field", "normalize", "lowercase")
 
 
