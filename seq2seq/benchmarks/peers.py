@@ -7,7 +7,11 @@ the decoder: OpenNMT-py's ``-encoder_type rnn -decoder_type rnn -rnn_type LSTM
 theirs, checked equal on a forward pass), the same random batches, fp32, and are timed
 interleaved in one process: training steps (forward, loss, backward, Adam), greedy and
 beam 5 with every output forced to exactly ``OUTPUT_TOKENS`` tokens (so the search's
-work is the same whatever the weights). Beside them, our model alone, with no search
+work is the same whatever the weights). Training runs twice: on the random batches,
+whose targets of 10-60 tokens leave 40% of the decoder's positions padding (our decoder
+skips most of it, :mod:`seq2seq.core.segments`; OpenNMT-py's computes it), and on the
+same pairs batched by target length, where hardly any padding is left to skip and the
+two fused kernels meet on equal terms. Beside them, our model alone, with no search
 (the encoder, then the decoder's steps on 1 and on 5 rows per source): how fast 5 rows
 go against 1 is what beam 5 / greedy would be if neither search cost anything beside
 the model, on this machine. With ``--bf16`` (a CPU with native bf16 only), both also
@@ -143,14 +147,30 @@ def random_batches(count: int, batch_size: int, generator: torch.Generator):
     return batches
 
 
+def length_sorted(batches):
+    """The same pairs as ``batches``, sorted by target length and batched again (as a
+    length-bucketing trainer would): hardly any padding left for either toolkit to skip."""
+    rows = [(src[i, : int(length)], tgt[i, : int((tgt[i] != PAD).sum())])
+            for src, src_lengths, tgt in batches for i, length in enumerate(src_lengths)]
+    rows.sort(key=lambda row: len(row[1]))
+    size, sorted_batches = batches[0][0].shape[0], []
+    for at in range(0, len(rows), size):
+        part = rows[at : at + size]
+        src = torch.nn.utils.rnn.pad_sequence([r[0] for r in part], True, PAD)
+        tgt = torch.nn.utils.rnn.pad_sequence([r[1] for r in part], True, PAD)
+        sorted_batches.append((src, torch.tensor([len(r[0]) for r in part]), tgt))
+    return sorted_batches
+
+
 def check_same_model(ours, theirs, batch) -> float:
-    """Largest difference of the two models' teacher-forced logits on ``batch``."""
+    """Largest difference of the two models' teacher-forced logits on ``batch``, at its
+    real target positions (ours skips most padded ones)."""
     src, src_lengths, tgt = batch
     with torch.no_grad():
         mine = ours(src, src_lengths, tgt[:, :-1])
         decoded, _ = theirs(src[:, :, None], tgt[:, :, None], src_lengths)
         other = theirs.generator(decoded)
-    return float((mine - other).abs().max())
+    return float((mine - other).abs()[tgt[:, 1:] != PAD].max())
 
 
 def _train_ours(model, optimizer, batches, bf16: bool = False) -> None:
@@ -253,9 +273,12 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
         "beam 5": (lambda: _search_ours(ours, decode_batches, 5),
                    lambda: _search_theirs(translator(5, False), decode_batches)),
     }
-    # each training's bf16 flag, and copies to train (the searches use the untrained models)
-    trainings = {name: (precision_bf16, [_trainee(model) for model in (ours, theirs)])
-                 for name, precision_bf16 in (("train", False), ("train bf16", True))
+    # each training's bf16 flag, batches, and copies to train (the searches use the
+    # untrained models); "train sorted": the same pairs, batched by target length
+    trainings = {name: (precision_bf16, batches, [_trainee(model) for model in (ours, theirs)])
+                 for name, precision_bf16, batches in (
+                     ("train", False, training), ("train sorted", False, length_sorted(training)),
+                     ("train bf16", True, training))
                  if bf16 or not precision_bf16}
     seconds: dict[str, list[list[float]]] = {name: [[], []] for name in [*trainings, *tasks]}
     alone: dict[int, list[float]] = {1: [], 5: []}  # our model without a search, per copies
@@ -274,11 +297,11 @@ def run_peer_benchmark(sources: int, batch_size: int, train_batches: int, rounds
             _model_alone(ours, decode_batches, copies)
             if round_index:
                 times.append(time.perf_counter() - start)
-        for name, (precision_bf16, pair) in trainings.items():
+        for name, (precision_bf16, batches, pair) in trainings.items():
             for side, ((model, optimizer), step) in enumerate(
                     zip(pair, (_train_ours, _train_theirs))):
                 start = time.perf_counter()
-                step(model, optimizer, training, precision_bf16)
+                step(model, optimizer, batches, precision_bf16)
                 if round_index:
                     seconds[name][side].append(time.perf_counter() - start)
     tokens = sum(int((tgt[:, 1:] != PAD).sum()) for _, _, tgt in training)
@@ -324,6 +347,7 @@ def format_peer_table(result: dict) -> str:
              f"{result['difference']:.1e}",
              f"{'':<26} {'ours':>9} {'OpenNMT-py':>11} {'ratio':>6} {'same outputs':>13}"]
     for name, label in (("train", "training, target tok/s"),
+                        ("train sorted", "  batched by length, tok/s"),
                         ("train bf16", "training bf16, tok/s")):
         if name in seconds:
             ours, theirs = seconds[name]

@@ -28,6 +28,7 @@ from torch import nn
 
 from seq2seq.config import reject_inapplicable
 from seq2seq.core import LSTMStep, StackedRNN, StepCache, step_applies
+from seq2seq.core.segments import outputs_by_length
 from seq2seq.errors import UserError
 from seq2seq.models.attention import SCORES, Attention, AttentionKind, EncoderMemory
 
@@ -130,9 +131,17 @@ class StepwiseDecoder:
     linear. A model mixing it in names its target-side input ``decoder_input`` and has
     ``decoder`` (a :class:`StackedRNN`), ``dropout`` and ``output``."""
 
-    def decode(self, tgt_in: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Teacher-forced decoding of whole sequences: logits ``(batch, time, vocab)``."""
-        outputs, state = self.decoder(self.decoder_input(tgt_in), initial_state=state)
+    def decode(self, tgt_in: torch.Tensor, state: State, lengths: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, State | None]:
+        """Teacher-forced decoding of whole sequences: logits ``(batch, time, vocab)`` and
+        the final state. With ``lengths`` (each row's real positions in ``tgt_in``) the
+        decoder may skip padded positions (:func:`~seq2seq.core.segments.outputs_by_length`):
+        the logits are the same at real positions, and no state comes back (None)."""
+        inputs = self.decoder_input(tgt_in)
+        if lengths is not None:
+            return self.output(self.dropout(outputs_by_length(self.decoder, inputs, state,
+                                                              lengths))), None
+        outputs, state = self.decoder(inputs, initial_state=state)
         return self.output(self.dropout(outputs)), state
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -213,24 +222,33 @@ class EncoderDecoder(StepwiseDecoder, nn.Module):
             return [*states, (memory, outputs.new_zeros(outputs.shape[0], self.config.units))]
         return [*states, (memory,)]
 
-    def decode(self, tgt_in: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Teacher-forced decoding of whole sequences: logits ``(batch, time, vocab)``."""
-        logits, state, _ = self.decode_with_weights(tgt_in, state)
+    def decode(self, tgt_in: torch.Tensor, state: State, lengths: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, State | None]:
+        """Teacher-forced decoding of whole sequences: logits ``(batch, time, vocab)`` and
+        the final state (see :meth:`StepwiseDecoder.decode` for ``lengths``)."""
+        logits, state, _ = self.decode_with_weights(tgt_in, state, lengths)
         return logits, state
 
-    def decode_with_weights(self, tgt_in: torch.Tensor, state: State
-                            ) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+    def decode_with_weights(self, tgt_in: torch.Tensor, state: State,
+                            lengths: torch.Tensor | None = None
+                            ) -> tuple[torch.Tensor, State | None, torch.Tensor | None]:
         """:meth:`decode`, and the attention weights ``(batch, time, src_time)`` (None
         without attention). Without input feeding the decoder runs over the whole target
-        at once and attends at every position in one go; with it, position by position."""
+        at once (skipping padding where ``lengths`` allow) and attends at every position
+        in one go; with it, position by position (``lengths`` unused)."""
         if self.attention is None:
-            return (*StepwiseDecoder.decode(self, tgt_in, state), None)
+            return (*StepwiseDecoder.decode(self, tgt_in, state, lengths), None)
         memory = state[-1][0]
         inputs = self.decoder_input(tgt_in)
         if not self.config.input_feeding:
-            outputs, layers = self.decoder(inputs, initial_state=state[:-1])
+            if lengths is None:
+                outputs, layers = self.decoder(inputs, initial_state=state[:-1])
+                final = [*layers, (memory,)]
+            else:
+                outputs = outputs_by_length(self.decoder, inputs, state[:-1], lengths)
+                final = None
             attentional, weights = self._attend(outputs, memory)
-            return self.output(self.dropout(attentional)), [*layers, (memory,)], weights
+            return self.output(self.dropout(attentional)), final, weights
         layers, feed = state[:-1], state[-1][1]
         steps, weights = [], []
         for t in range(inputs.shape[1]):
@@ -275,11 +293,13 @@ class EncoderDecoder(StepwiseDecoder, nn.Module):
         return self.tgt_input
 
     def forward(self, src, src_lengths, tgt_in, sampling_probability: float = 0.0):
-        """Logits for every target position; with ``sampling_probability`` > 0, each step's
-        input is, with that probability, the model's own previous prediction."""
+        """Logits for every target position of right-padded ``tgt_in`` (the decoder skips
+        most padding, so at padded positions they are not the model's: every loss and score
+        here ignores them); with ``sampling_probability`` > 0, each step's input is, with
+        that probability, the model's own previous prediction."""
         state = self.encode(src, src_lengths)
         if sampling_probability <= 0:
-            return self.decode(tgt_in, state)[0]
+            return self.decode(tgt_in, state, target_lengths(tgt_in, self.pad_id))[0]
         logits, tokens = [], tgt_in[:, 0]
         for t in range(tgt_in.shape[1]):
             if t > 0:
@@ -288,6 +308,13 @@ class EncoderDecoder(StepwiseDecoder, nn.Module):
             step_logits, state = self.step(tokens, state)
             logits.append(step_logits)
         return torch.stack(logits, 1)
+
+
+def target_lengths(tgt_in: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Each row's real positions in right-padded ``tgt_in``: up to its last non-pad token."""
+    positions = torch.arange(1, tgt_in.shape[1] + 1, device=tgt_in.device)
+    return ((tgt_in != pad_id) * positions).amax(1) if tgt_in.shape[1] else \
+        tgt_in.new_zeros(tgt_in.shape[0])
 
 
 def sequence_loss(logits: torch.Tensor, targets: torch.Tensor, pad_id: int,
