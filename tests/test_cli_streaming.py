@@ -114,6 +114,58 @@ def test_translate_streams_its_output_before_the_input_ends(run_dir):
     assert len(rest) == chunk - 1 + 5
 
 
+def test_a_line_typed_at_a_pause_is_translated_at_once(run_dir):
+    """Input that stops coming (a person at a terminal, a slow producer) is translated as
+    far as it has come, without waiting for a full chunk or the end of the input."""
+    import select
+
+    process = subprocess.Popen([sys.executable, "-m", "seq2seq", "translate", str(run_dir)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    translator = Translator.from_pretrained(run_dir)
+    try:
+        for line in ("Go.", "Hi."):
+            process.stdin.write(line.encode() + b"\n")
+            process.stdin.flush()  # one line of a chunk of 2,048, and the input stays open
+            assert select.select([process.stdout], [], [], 120)[0], "no output for the line"
+            assert process.stdout.readline().decode().rstrip("\n") == \
+                translator.translate([line])[0]
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+
+
+def test_pauses_end_a_chunk_early_and_files_read_in_full_chunks(tmp_path):
+    import threading
+
+    from seq2seq.data.files import chunks, stream_lines
+
+    read, write = os.pipe()
+    with open(read, "rb") as stream:
+        found = chunks(stream_lines(stream, "pipe", pauses=True), 100)
+        os.write(write, b"a\nb\r\nc\n")
+        got = []
+        reader = threading.Thread(target=lambda: got.append(next(found)), daemon=True)
+        reader.start()
+        reader.join(30)
+        assert got == [["a", "b", "c"]]  # the pipe is still open: a pause, not the end
+        def finish():  # a last line longer than the pipe holds (and than one read)
+            with open(write, "wb") as out:
+                out.write(b"d\n" + b"e" * 100_000)
+
+        writer = threading.Thread(target=finish, daemon=True)
+        writer.start()
+        rest = list(found)
+        writer.join(30)
+        assert [line for chunk in rest for line in chunk] == ["d", "e" * 100_000]
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"1\n2\n3\n4\n5")
+    with path.open("rb") as stream:
+        assert list(chunks(stream_lines(stream, str(path), pauses=True), 2)) == \
+            [["1", "2"], ["3", "4"], ["5"]]
+
+
 def peak_memory_of_translate(run_dir, lines: bytes) -> tuple[int, float, bytes]:
     """(peak resident kB, seconds, stdout) of `seq2seq translate` reading ``lines``: a
     fresh intermediate process waits for it and reads its children's peak."""

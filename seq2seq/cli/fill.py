@@ -90,6 +90,18 @@ def summary_fill(config) -> None:
     summary(task.model, inputs=[src, torch.tensor([7, 5]), tgt], print_fn=click.echo)
 
 
+def _numbered(lines):
+    """``(line number, line)`` of each non-blank line, and the input's pauses (``None``)."""
+    number = 0
+    for line in lines:
+        if line is None:
+            yield None
+            continue
+        number += 1
+        if line.strip():
+            yield number, line
+
+
 @click.command("fill")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("text", required=False)
@@ -127,8 +139,8 @@ def fill(run_dir, text, input_path, nbest, beam) -> None:
         lines, name = iter([check_utf8(text, "TEXT")]), "TEXT"
     else:
         stream, name = input_stream(input_path)
-        lines = stream_lines(stream, name)
-    numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
+        lines = stream_lines(stream, name, pauses=True)
+    numbered = _numbered(lines)
     seen = 0
     for chunk in chunks(numbered, CHUNK_SENTENCES):
         texts = [mark_blank(line, recipe.data.blank,

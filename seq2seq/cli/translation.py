@@ -181,7 +181,8 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
 
     RUN_DIR may also be what `seq2seq export` wrote: the export then translates through
     onnxruntime, without torch (greedy or beam search; no --sample, no --attention).
-    Input is read as it comes, a few batches of lines at a time, and each chunk's
+    Input is read as it comes, a few batches of lines at a time (fewer when no more input
+    is ready: a line typed at a terminal is translated at once), and each chunk's
     translations are written, in input order, as soon as it is done: any input size
     runs in bounded memory. Lines are split on newlines only.
     """
@@ -233,7 +234,8 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
         generator = torch.Generator().manual_seed(seed)
     stream, name = input_stream(input_path)
     number, untranslated = 0, 0
-    for lines in chunks(stream_lines(stream, name), CHUNK_BATCHES * config.batch_size):
+    for lines in chunks(stream_lines(stream, name, pauses=True),
+                        CHUNK_BATCHES * config.batch_size):
         for line, translated in zip(lines, translator.translate_lines(lines, config, generator,
                                                                        with_attention)):
             number += 1

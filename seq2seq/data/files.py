@@ -3,8 +3,11 @@ naming it."""
 
 from __future__ import annotations
 
+import io
+import os
+import select
+import stat
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,11 +36,54 @@ def read_text(path: Path) -> str:
                         f"at offset {error.start} ({error.reason})") from None
 
 
-def stream_lines(stream: IO[bytes], name: str) -> Iterator[str]:
+READ_SIZE = 1 << 16
+
+
+def ready_lines(stream: IO[bytes]) -> Iterator[bytes | None]:
+    """The raw lines of ``stream`` (each with its ``\\n``, the last one perhaps without),
+    and a ``None`` wherever the input has no more data ready just then: a person at a
+    terminal between two lines, or a producer that has not written the next one yet. That
+    is the moment to handle the lines read so far rather than wait. A regular file (or a
+    stream without a file descriptor) never pauses. Read a stream nothing else has read
+    from: its descriptor is read directly, past any buffer."""
+    try:
+        fd = stream.fileno()
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except (AttributeError, OSError, io.UnsupportedOperation, ValueError):
+        regular = True
+    if regular:
+        yield from stream
+        return
+    parts: list[bytes] = []  # the line being read
+    while True:
+        if not select.select([fd], [], [], 0)[0]:
+            yield None  # nothing ready: the caller handles what it has while we wait
+        data = os.read(fd, READ_SIZE)
+        if not data:
+            if parts:
+                yield b"".join(parts)
+            return
+        *complete, rest = data.split(b"\n")
+        for piece in complete:
+            parts.append(piece)
+            yield b"".join(parts) + b"\n"
+            parts = []
+        if rest:
+            parts.append(rest)
+
+
+def stream_lines(stream: IO[bytes], name: str, pauses: bool = False) -> Iterator[str | None]:
     """The lines of a binary ``stream``, read lazily, split on ``\\n`` only (U+2028, U+0085
     or a form feed inside a line stay in it; a line's closing ``\\r`` goes). A bad byte is a
-    :class:`UserError` naming ``name`` and the line."""
-    for number, raw in enumerate(stream, start=1):
+    :class:`UserError` naming ``name`` and the line. With ``pauses``, a ``None`` marks each
+    point where the input has nothing more ready (:func:`ready_lines`)."""
+    number = 0
+    for raw in ready_lines(stream):
+        if raw is None:
+            if pauses:
+                yield None
+            continue
+        number += 1
         raw = raw[:-1] if raw.endswith(b"\n") else raw
         raw = raw[:-1] if raw.endswith(b"\r") else raw
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark
@@ -51,8 +97,20 @@ def stream_lines(stream: IO[bytes], name: str) -> Iterator[str]:
 
 
 def chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    """``items`` in lists of ``size`` (the last one shorter), taken lazily."""
-    while chunk := list(islice(items, size)):
+    """``items`` in lists of ``size``, taken lazily; a ``None`` item ends the list early
+    (the input paused: :func:`stream_lines`), and the last list may be shorter."""
+    chunk: list[Any] = []
+    for item in items:
+        if item is None:
+            if chunk:
+                yield chunk
+                chunk = []
+            continue
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
         yield chunk
 
 
