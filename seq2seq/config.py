@@ -8,6 +8,7 @@ A recipe is the defaults of its dataclasses plus the keys its TOML file sets, pl
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import tomllib
@@ -81,8 +82,11 @@ def from_mapping(cls: type[T], mapping: dict, prefix: str = "") -> T:
             values[name] = _coerce(value, kind, key)
     recipe = cls(**values)
     check = getattr(recipe, "check", None)
-    if check is not None:
-        check()
+    if check is not None:  # a table used in several places is told where it is
+        if prefix and "table" in inspect.signature(check).parameters:
+            check(table=prefix[:-1])
+        else:
+            check()
     return recipe
 
 

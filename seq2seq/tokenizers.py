@@ -54,19 +54,20 @@ class TokenizerConfig:
     sp_vocab_size: int = 1000  # sentencepiece only; a ceiling: small corpora get fewer pieces
     min_count: int = 1  # char / words: symbols seen fewer times in training become <unk>
 
-    def check(self) -> None:
+    def check(self, table: str = "tokenizer") -> None:
+        """Reject a bad setting, naming it as ``{table}.KEY`` (``tokenizer.source.kind``)."""
         for name, choices in (("kind", get_args(Kind)), ("sp_model_type", get_args(ModelType))):
             if getattr(self, name) not in choices:
-                raise UserError(f"tokenizer.{name}: expected one of {list(choices)}, "
+                raise UserError(f"{table}.{name}: expected one of {list(choices)}, "
                                 f"got {getattr(self, name)!r}")
         if self.sp_vocab_size <= len(SPECIALS):
-            raise UserError(f"tokenizer.sp_vocab_size: expected more than the {len(SPECIALS)} "
+            raise UserError(f"{table}.sp_vocab_size: expected more than the {len(SPECIALS)} "
                             f"special symbols, got {self.sp_vocab_size}")
         if self.min_count < 1:
-            raise UserError(f"tokenizer.min_count: expected a positive integer, "
+            raise UserError(f"{table}.min_count: expected a positive integer, "
                             f"got {self.min_count}")
         sentencepiece = self.kind == "sentencepiece"
-        reject_inapplicable(self, "tokenizer.", {
+        reject_inapplicable(self, f"{table}.", {
             "sp_model_type": (sentencepiece, "with kind = 'sentencepiece'"),
             "sp_vocab_size": (sentencepiece, "with kind = 'sentencepiece'"),
             "min_count": (not sentencepiece, "with kind = 'char' or 'words'"),
@@ -74,9 +75,15 @@ class TokenizerConfig:
 
 
 
-def train_tokenizer(config: TokenizerConfig, texts: Sequence[str]) -> Tokenizer:
-    """A tokenizer of ``config.kind`` learned from ``texts`` (the training side only)."""
-    config.check()
+def train_tokenizer(config: TokenizerConfig, texts: Sequence[str],
+                    table: str = "tokenizer") -> Tokenizer:
+    """A tokenizer of ``config.kind`` learned from ``texts`` (the training side only); an
+    error names the recipe's ``table`` (``tokenizer.source``)."""
+    config.check(table)
     if config.kind == "sentencepiece":
-        return SentencePieceTokenizer.train(texts, config.sp_model_type, config.sp_vocab_size)
+        try:
+            return SentencePieceTokenizer.train(texts, config.sp_model_type,
+                                                config.sp_vocab_size)
+        except UserError as error:
+            raise UserError(str(error).replace("tokenizer:", f"{table}:", 1)) from None
     return SYMBOL_TOKENIZERS[config.kind].train(texts, config.min_count)

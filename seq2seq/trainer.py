@@ -365,6 +365,10 @@ class Trainer:
         from seq2seq.reports.plots import import_in_background
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        finished = self.finished()
+        if finished:  # a resumed run that has nothing left to do says so, and why
+            self.log(f"nothing to train: {finished}")
+            return self.metrics_rows()
         import_in_background()  # for loss.png
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
         self._clock = time.perf_counter()
@@ -379,6 +383,27 @@ class Trainer:
             signal.signal(signal.SIGINT, previous)
         self._plot(final=True)
         return self.metrics_rows()
+
+    def finished(self) -> str | None:
+        """Why training at this position is over (None: it is not): every epoch trained,
+        early stopping, or the time budget; and which setting would let it go on."""
+        position, config = self.position, self.config
+        if position.epoch >= config.epochs:
+            return (f"all {config.epochs} epochs are trained (train.epochs); raise it to "
+                    f"train on, e.g. --set train.epochs={config.epochs + 10}")
+        if position.batch:  # resumed inside an epoch: that epoch ends first
+            return None
+        if (config.early_stopping_patience > 0
+                and position.epochs_without_improvement >= config.early_stopping_patience):
+            return (f"it stopped early, no better {config.early_stopping_metric} for "
+                    f"{position.epochs_without_improvement} epochs "
+                    f"(train.early_stopping_patience = {config.early_stopping_patience}); "
+                    "raise it to train on")
+        if self._out_of_time(quiet=True):
+            return (f"its time budget is spent ({position.elapsed_seconds / 60:.1f} minutes "
+                    f"and an epoch more would pass train.max_minutes = "
+                    f"{config.max_minutes}); raise it to train on")
+        return None
 
     def _on_interrupt(self, _signum, _frame) -> None:
         if self._interrupted:  # a second Ctrl-C stops at once
@@ -474,17 +499,18 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
                               enabled=self.autocast_dtype is not None)
 
-    def _out_of_time(self) -> bool:
+    def _out_of_time(self, quiet: bool = False) -> bool:
         """Whether another epoch, as long as the average so far, would pass ``max_minutes``
-        (the whole run's time, resumed sessions included)."""
+        (the whole run's time, resumed sessions included); said unless ``quiet``."""
         position = self.position
         if not self.config.max_minutes or position.epoch >= self.config.epochs:
             return False
         elapsed = position.elapsed_seconds
         if elapsed + elapsed / max(position.epoch, 1) <= 60 * self.config.max_minutes:
             return False
-        self.log(f"time budget: stopping after {elapsed / 60:.1f} minutes "
-                 f"(train.max_minutes = {self.config.max_minutes})")
+        if not quiet:
+            self.log(f"time budget: stopping after {elapsed / 60:.1f} minutes "
+                     f"(train.max_minutes = {self.config.max_minutes})")
         return True
 
     def _evaluate(self, train_loss: float, fraction: int | None = None) -> dict:

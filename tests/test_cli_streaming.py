@@ -57,6 +57,10 @@ def test_an_over_long_line_gets_an_empty_line_and_a_warning(run_dir):
     outputs = result.stdout.split("\n")[:-1]
     assert outputs[1] == "" and outputs[0] and outputs[2]
     assert "warning: <stdin>:2:" in result.stderr and "over --max-input-len" in result.stderr
+    records = [json.loads(line) for line in translate(
+        run_dir, "--format", "jsonl", input=f"Hi.\n{long}\n").stdout.splitlines()]
+    assert "untranslated" not in records[0] and records[0]["hypotheses"]
+    assert records[1] == {"source": long, "hypotheses": [], "untranslated": "too long"}
     unknown = translate(run_dir, input=f"Ω{long}\nΩ\n")  # each line encoded once
     assert "warning: <stdin>:1:" in unknown.stderr
     assert "note: 2 unknown source symbol(s)" in unknown.stderr
@@ -215,7 +219,10 @@ def test_sampling_from_the_command_line_and_the_api(run_dir):
                                                           "--sample"),
                                (["--sample", "--beam", "3"], "--beam: sampling draws one output "
                                                              "per sentence; expected 1 with "
-                                                             "--sample, got 3")]:
+                                                             "--sample, got 3"),
+                               (["--sample", "--nbest", "2"], "--nbest: sampling draws one "
+                                                              "output per sentence; expected 1 "
+                                                              "with --sample, got 2")]:
         bad = translate(run_dir, *arguments, input=lines)
         assert bad.exit_code == 1 and message in bad.output, bad.output
 

@@ -280,3 +280,41 @@ def test_evaluating_every_few_steps_adds_no_second_row_at_an_epochs_end(tmp_path
     per_epoch = len(task.batches(0, task.recipe.train.seed))
     assert len(rows) == task.recipe.train.epochs * per_epoch
     assert [row["epoch"] for row in rows][per_epoch - 1] == 1  # the epoch's own, whole
+
+
+@pytest.mark.parametrize("ending", ["epochs", "early stopping", "time budget"])
+def test_resuming_a_finished_run_says_why_it_is_over_and_trains_nothing(ending, tmp_path,
+                                                                        monkeypatch):
+    """A finished run resumed: one line saying why it is over and which setting lets it
+    go on, and the run left as it was; with that setting raised, it trains on."""
+    clock = {"now": 0.0}
+    if ending == "time budget":
+        monkeypatch.setattr(time, "perf_counter", lambda: clock["now"])
+        make = budget_of_two_epochs(clock)
+        raised = {"max_minutes": 30.0}
+        expected = "time budget is spent"
+    elif ending == "early stopping":  # nothing improves after the first epoch: 1 + 1 epochs
+        settings = {"epochs": 5, "early_stopping_patience": 1, "learning_rate": 1e-12}
+        make = lambda **more: make_mnist_task(**{**settings, **more})  # noqa: E731
+        raised = {"early_stopping_patience": 3}
+        expected = "stopped early, no better valid_loss for 1 epochs"
+    else:
+        make, raised, expected = make_mnist_task, {"epochs": 3}, "all 2 epochs are trained"
+    task, rows = uninterrupted(make, tmp_path / "run")
+    assert [row["step"] for row in rows] == [5, 10]
+    saved = (tmp_path / "run" / "metrics.jsonl").read_text()
+    again, said = make(), []
+    trainer = Trainer(again, again.recipe.train, tmp_path / "run", log=said.append)
+    trainer.resume()
+    assert trainer.finished() and expected in trainer.finished()
+    assert [row["step"] for row in trainer.fit()] == [5, 10]
+    assert said[-1].startswith("nothing to train: ") and expected in said[-1]
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == saved
+    if ending == "time budget":
+        more = make_mnist_task(epochs=6, max_minutes=30.0)
+    else:
+        more = make(**raised) if ending == "early stopping" else make_mnist_task(**raised)
+    trainer = Trainer(more, more.recipe.train, tmp_path / "run", log=quiet)
+    trainer.resume()
+    assert trainer.finished() is None
+    assert len(trainer.fit()) > 2

@@ -462,3 +462,15 @@ def test_settings_beyond_what_a_search_can_compute_are_rejected_by_name(settings
     with pytest.raises(UserError, match=message):
         SearchConfig(**settings).check()
     SearchConfig(alpha=10.0, beam_size=10_000, nbest=10_000, max_len_ratio=100.0).check()
+
+
+def test_a_min_len_no_output_can_reach_is_rejected_by_name():
+    """With a fixed length limit (max_len_ratio 0) a min_len beyond it was silently cut to
+    the limit; equal to it, it forces every output to that length (bench peers does)."""
+    from seq2seq.errors import UserError
+
+    with pytest.raises(UserError, match=r"decode.min_len: expected at most "
+                                        r"decode.max_len_offset \(60\).* got 61"):
+        SearchConfig(max_len_ratio=0.0, max_len_offset=60, min_len=61).check()
+    SearchConfig(max_len_ratio=0.0, max_len_offset=60, min_len=60).check()
+    SearchConfig(max_len_ratio=0.5, max_len_offset=60, min_len=61).check()  # longer sources

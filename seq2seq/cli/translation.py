@@ -247,7 +247,7 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
                           "the search found no hypothesis (decode.min_len and "
                           "decode.no_repeat_ngram forbid every output)")
                 click.echo(f"warning: {name}:{number}: {reason}; empty output line", err=True)
-            _write(line, translated.hypotheses, output_format)
+            _write(line, translated.hypotheses, output_format, translated.untranslated)
         sys.stdout.flush()
     if not number:  # as a filter should, it writes nothing; it says so
         click.echo(f"warning: {name}: no input lines; nothing translated", err=True)
@@ -259,13 +259,15 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
                    "<unk>", err=True)
 
 
-def _write(line: str, hypotheses, output_format: str) -> None:
+def _write(line: str, hypotheses, output_format: str, untranslated: str = "") -> None:
+    """One output line; in jsonl, a line left untranslated also says why ("too long",
+    "no hypothesis"), as the warning on stderr does."""
     if output_format == "jsonl":
         record = {"source": line, "hypotheses": [
             {"text": h.text, "score": round(h.score, 4),
              "normalized_score": round(h.normalized_score, 4),
              **({"attention": dataclasses.asdict(h.attention)} if h.attention else {})}
-            for h in hypotheses]}
+            for h in hypotheses], **({"untranslated": untranslated} if untranslated else {})}
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write("\t".join(h.text for h in hypotheses) + "\n")

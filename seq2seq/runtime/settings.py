@@ -30,7 +30,7 @@ class SearchConfig:
     beam_size: int = 1  # 1 = greedy
     nbest: int = 1  # hypotheses returned per sentence by beam search (<= beam_size)
     alpha: float = 0.0  # GNMT length normalisation: score / ((5 + len) / 6) ** alpha
-    min_len: int = 0  # eos forbidden before this many tokens
+    min_len: int = 0  # eos forbidden before this many tokens (the length limit still holds)
     no_repeat_ngram: int = 0  # no n-gram of this size twice in an output (0 = off)
     sample: bool = False  # draw each token instead of searching (beam_size and nbest 1)
     temperature: float = 1.0  # sampling: softmax(logits / temperature)
@@ -51,9 +51,6 @@ class SearchConfig:
             if getattr(self, name) < 1:
                 raise UserError(f"{label(name)}: expected a positive integer, "
                                 f"got {getattr(self, name)}")
-        if self.nbest > self.beam_size:
-            raise UserError(f"{label('nbest')}: expected at most {label('beam_size')} "
-                            f"({self.beam_size}), got {self.nbest}")
         if self.max_len_offset < 1:  # with a ratio >= 0, every sentence may output eos
             raise UserError(f"{label('max_len_offset')}: expected a positive integer (every "
                             f"output needs room for eos), got {self.max_len_offset}")
@@ -67,16 +64,23 @@ class SearchConfig:
                 shown = (lambda v: f"{v:,}" if isinstance(v, int) else f"{v:g}")  # noqa: E731
                 raise UserError(f"{label(name)}: expected at most {shown(most)}, "
                                 f"got {shown(value)}")
+        if self.max_len_ratio == 0 and self.min_len > self.max_len_offset:
+            raise UserError(f"{label('min_len')}: expected at most {label('max_len_offset')} "
+                            f"({self.max_len_offset:,}), the length limit of every output "
+                            f"with {label('max_len_ratio')} 0; got {self.min_len:,}")
         if self.temperature <= 0:
             raise UserError(f"{label('temperature')}: expected a value > 0, "
                             f"got {self.temperature}")
-        if self.sample:
+        if self.sample:  # (before nbest <= beam_size: --sample --nbest 2 is about sampling)
             for name in ("beam_size", "nbest"):
                 if getattr(self, name) != 1:
                     raise UserError(f"{label(name)}: sampling draws one output per sentence; "
                                     f"expected 1 with {sample}, "
                                     f"got {getattr(self, name)}")
-        else:
+        elif self.nbest > self.beam_size:
+            raise UserError(f"{label('nbest')}: expected at most {label('beam_size')} "
+                            f"({self.beam_size}), got {self.nbest}")
+        if not self.sample:
             for name, default in (("temperature", 1.0), ("top_k", 0)):
                 if getattr(self, name) != default:
                     raise UserError(f"{label(name)}: applies only to sampling; set "

@@ -119,8 +119,10 @@ class TranslationTask:
                  tokenizers: tuple[Tokenizer, Tokenizer] | None = None) -> None:
         self.recipe, self.splits, self.device = recipe, splits, device
         if tokenizers is None:  # built from the training side only
-            tokenizers = (train_tokenizer(recipe.tokenizer.source, [p.src for p in splits.train]),
-                          train_tokenizer(recipe.tokenizer.target, [p.tgt for p in splits.train]))
+            tokenizers = (train_tokenizer(recipe.tokenizer.source, [p.src for p in splits.train],
+                                          "tokenizer.source"),
+                          train_tokenizer(recipe.tokenizer.target, [p.tgt for p in splits.train],
+                                          "tokenizer.target"))
         self.source, self.target = tokenizers
         self.train_examples = encode_pairs(splits.train, self.source, self.target)
         self.valid_examples = encode_pairs(splits.valid, self.source, self.target)
