@@ -263,6 +263,18 @@ def test_evaluate_split_keeps_the_runs_held_out_pairs(trained_run, pairs_file):
             in result.output
 
 
+def test_evaluate_split_says_where_a_relative_data_path_is_read_from(trained_run, tmp_path,
+                                                                      monkeypatch):
+    """A run keeps its data.path as given; relative, it is read from where evaluate runs."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
+                                       "--set", "data.path=data/pairs.txt"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert (f"data.path: data/pairs.txt: no such file from {tmp_path}; the run reads it "
+            "relative to where you run it") in result.output
+    assert "--set data.path=PATH" in result.output
+
+
 def test_the_runs_decode_nbest_is_what_translate_returns_and_evaluate_scores_one(
         pairs_file, tmp_path):
     run = tmp_path / "run"

@@ -100,6 +100,13 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
                                 f"run's own; only where the data lies may change: "
                                 f"{', '.join(DATA_LOCATION_KEYS)}")
         data = override_section(translator.recipe.data, "data", list(overrides))
+        for key in ("path", "valid_path", "test_path"):  # the run's relative paths
+            where = getattr(data, key, None)
+            if where and not Path(where).is_absolute() and not Path(where).exists():
+                raise UserError(f"data.{key}: {where}: no such file from {Path.cwd()}; the "
+                                f"run reads it relative to where you run it: run evaluate "
+                                f"from where {run_dir} was trained, or give --set "
+                                f"data.{key}=PATH")
         splits = load_splits(data)
         pairs, skipped = getattr(splits, split), splits.skipped
         if not pairs:
