@@ -20,8 +20,14 @@ import time
 
 import torch
 
-from seq2seq.benchmarks.peers import EMBEDDING, PAD, SOURCE_VOCAB, TARGET_VOCAB, UNITS, \
-    random_batches
+from seq2seq.benchmarks.peers import (
+    EMBEDDING,
+    PAD,
+    SOURCE_VOCAB,
+    TARGET_VOCAB,
+    UNITS,
+    random_batches,
+)
 from seq2seq.core import segments
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
 
