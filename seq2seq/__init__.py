@@ -1,6 +1,17 @@
 """seq2seq: character-level sequence learning on one Keras-exact recurrent core."""
 
+import os
 from importlib.metadata import PackageNotFoundError, version
+
+# oneDNN (torch's fused CPU kernels) keeps its compiled kernels in a cache of 1,024 by
+# default, one per shape. Our variable-length paths (an encoder call per run of steps
+# between distinct lengths, a decoder cut by target length) meet many shapes: ragged
+# batches of mixed lengths need more than 1,024 a round of training and decoding, and
+# then rebuild their kernels every time. A larger default, read by oneDNN when it first
+# runs (so set here, before any torch computation); a value already in the environment
+# is kept. Recipes' length-bucketed batches meet few shapes and run the same either way.
+ONEDNN_CACHE_CAPACITY = "16384"
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE_CAPACITY)
 
 try:
     __version__ = version("seq2seq")

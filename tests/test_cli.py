@@ -45,6 +45,27 @@ def test_help_and_version_do_not_import_torch():
     assert "predict" in mnist and "train" in mnist and "eval" in mnist
 
 
+def test_import_sets_a_larger_onednn_kernel_cache_and_keeps_a_users_value():
+    """oneDNN reads ONEDNN_PRIMITIVE_CACHE_CAPACITY when it first runs, so importing
+    seq2seq sets it (torch has no getter: a fresh interpreter reads the environment)."""
+    import os
+    import subprocess
+    import sys
+
+    from seq2seq import ONEDNN_CACHE_CAPACITY
+
+    script = "import os, seq2seq; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    for users, expected in ((None, ONEDNN_CACHE_CAPACITY), ("7", "7")):
+        env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+        if users is not None:
+            env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = users
+        result = subprocess.run([sys.executable, "-c", script], env=env,
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == expected
+    assert int(ONEDNN_CACHE_CAPACITY) > 1024  # oneDNN's own default
+
+
 def test_bench_keras_without_keras_says_how_to_install_it(monkeypatch, tmp_path):
     import importlib.util
 
