@@ -217,15 +217,16 @@ def test_select_state_only_picks_rows():
 
 
 def test_one_model_step_per_time_step_for_all_sentences_and_beams():
-    model = tiny_model(0)
+    model = tiny_model(0)  # an LSTM on CPU: after the first step, search calls step_from_rows
     calls = []
-    step = model.step
 
-    def counting_step(tokens, state):
-        calls.append(tokens.shape[0])
-        return step(tokens, state)
+    def counting(original):
+        def counting_step(tokens, *state_and_rows):
+            calls.append(tokens.shape[0])
+            return original(tokens, *state_and_rows)
+        return counting_step
 
-    model.step = counting_step
+    model.step, model.step_from_rows = counting(model.step), counting(model.step_from_rows)
     src, lengths = toy_batch()
     config = SearchConfig(beam_size=3, nbest=2)
     beam_search(model, src, lengths, BOS, EOS, config)

@@ -139,3 +139,87 @@ def test_a_model_steps_with_its_current_weights_between_training_steps(config):
         optimizer.zero_grad()
         sequence_loss(model(src, lengths, tgt[:, :-1]), tgt[:, 1:], 0).backward()
         optimizer.step()
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("inputs,extra", [("embedding", 0), ("embedding", 3), ("one-hot", 0),
+                                          ("looked up", 0), ("vectors", 0)])
+@pytest.mark.parametrize("share", [0.0, 1.0])  # never / always one product per distinct row
+def test_a_step_from_rows_equals_a_step_from_the_selected_rows(layers, inputs, extra, share,
+                                                               monkeypatch):
+    """``rows`` as beam search gives them: 12 rows continuing 5 distinct state rows, some
+    several times, in any order. Per distinct row or not, the step is the one from
+    ``select_state(state, rows)``."""
+    monkeypatch.setattr(stepping, "DISTINCT_ROWS_SHARE", share)
+    monkeypatch.setattr(stepping, "DISTINCT_ROWS_MIN", 1)
+    if inputs == "looked up":
+        monkeypatch.setattr(stepping, "TABLE_LIMIT", 0)
+    token_size = VOCAB if inputs == "one-hot" else 4 if inputs != "vectors" else 5
+    model = stack(layers, token_size + extra)
+    vectors = {"vectors": None, "one-hot": torch.eye(VOCAB)}.get(inputs, torch.randn(VOCAB, 4))
+    fast = LSTMStep(model, one_hot=VOCAB) if inputs == "one-hot" else LSTMStep(model, vectors)
+    rows = torch.tensor([3, 3, 0, 7, 3, 0, 0, 5, 7, 3, 1, 1])
+    state = [(torch.randn(8, UNITS) * 0.5, torch.randn(8, UNITS)) for _ in range(layers)]
+    tokens = torch.randint(0, VOCAB, (12,))
+    step_inputs = torch.randn(12, token_size) if vectors is None else \
+        (torch.randn(12, extra) if extra else None)
+    with torch.no_grad():
+        expected, expected_state = fast(step_inputs, stepping.select_state(state, rows), tokens)
+        output, new_state = fast(step_inputs, state, tokens, rows)
+    torch.testing.assert_close(output, expected, rtol=0, atol=1e-6)
+    for (h, c), (h_expected, c_expected) in zip(new_state, expected_state):
+        torch.testing.assert_close(h, h_expected, rtol=0, atol=1e-6)
+        torch.testing.assert_close(c, c_expected, rtol=0, atol=1e-6)
+
+
+def test_one_product_per_distinct_row_only_where_few_rows_are_distinct(monkeypatch):
+    """The product per distinct row is taken for a beam's shared parents (5 distinct of 12)
+    and left to the plain path where nearly every row is distinct (11 of 12) or where there
+    are too few rows to gain (3 distinct of 5, with at least 12 rows asked for)."""
+    monkeypatch.setattr(stepping, "DISTINCT_ROWS_MIN", 12)
+    products = []
+    real = stepping._product_per_distinct_row
+
+    def watched(h, rows, kernel):
+        result = real(h, rows, kernel)
+        products.append(result is not None)
+        return result
+
+    monkeypatch.setattr(stepping, "_product_per_distinct_row", watched)
+    fast = LSTMStep(stack(1, 4), torch.randn(VOCAB, 4))
+    state = [(torch.randn(12, UNITS), torch.randn(12, UNITS))]
+    tokens = torch.randint(0, VOCAB, (12,))
+    with torch.no_grad():
+        fast(None, state, tokens, torch.tensor([3, 3, 0, 7, 3, 0, 0, 5, 7, 3, 1, 1]))
+        fast(None, state, tokens, torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10]))
+        fast(None, state, tokens[:5], torch.tensor([3, 3, 0, 7, 3]))
+    assert products == [True, False, False]
+
+
+@pytest.mark.parametrize("config", [
+    TranslatorConfig(units=UNITS, embedding=4),
+    TranslatorConfig(units=UNITS, layers=2, embedding=4),
+    TranslatorConfig(units=UNITS, embedding=4, attention="general"),
+    TranslatorConfig(units=UNITS, embedding=4, attention="bahdanau", input_feeding=True),
+    TranslatorConfig(cell="gru", units=UNITS, embedding=4, attention="dot"),
+])
+def test_a_translator_steps_from_rows_as_from_the_selected_rows(config):
+    """The whole state follows the rows, the attention memory and input-feeding vector too,
+    on the inference step (LSTM) and on the layers' own path (GRU)."""
+    from seq2seq.search import select_state
+
+    torch.manual_seed(0)
+    model = EncoderDecoder(config, src_vocab=VOCAB, tgt_vocab=VOCAB).eval()
+    src = torch.randint(1, VOCAB, (3, 5))
+    with torch.no_grad():
+        state = model.encode(src, torch.tensor([5, 3, 4]))
+        _, state = model.step(torch.tensor([1, 2, 3]), state)  # a non-zero feeding vector
+        rows = torch.tensor([2, 2, 0, 2, 1, 0])
+        tokens = torch.randint(0, VOCAB, (6,))
+        expected, expected_state = model.step(tokens, select_state(state, rows))
+        logits, new_state = model.step_from_rows(tokens, state, rows)
+        torch.testing.assert_close(logits, expected, rtol=0, atol=1e-6)
+        # one step on: the state carries on as the selected one would
+        again = torch.randint(0, VOCAB, (6,))
+        torch.testing.assert_close(model.step(again, new_state)[0],
+                                   model.step(again, expected_state)[0], rtol=0, atol=1e-6)

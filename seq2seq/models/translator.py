@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seq2seq.config import reject_inapplicable
-from seq2seq.core import LSTMStep, StackedRNN, StepCache, step_applies
+from seq2seq.core import LSTMStep, StackedRNN, StepCache, select_state, step_applies
 from seq2seq.core.segments import outputs_by_length
 from seq2seq.errors import UserError
 from seq2seq.models.attention import SCORES, Attention, AttentionKind, EncoderMemory
@@ -157,9 +157,20 @@ class StepwiseDecoder:
             return logits[:, 0], state
         return self._step_with(stepper, tokens, state)
 
-    def _step_with(self, stepper: LSTMStep, tokens: torch.Tensor, state: State
-                   ) -> tuple[torch.Tensor, State]:
-        output, state = stepper(None, state, tokens)
+    def step_from_rows(self, tokens: torch.Tensor, state: State, rows: torch.Tensor
+                       ) -> tuple[torch.Tensor, State]:
+        """:meth:`step` from ``state``'s rows ``rows`` (``rows (batch,)``: the row each token
+        continues), the same as ``step(tokens, select_state(state, rows))``. In inference
+        on CPU, :class:`~seq2seq.core.LSTMStep` multiplies each distinct row's recurrent
+        state once, however many rows continue it (a beam's hypotheses and their parent)."""
+        stepper = self._inference_step(state)
+        if stepper is None:
+            return self.step(tokens, select_state(state, rows))
+        return self._step_with(stepper, tokens, state, rows)
+
+    def _step_with(self, stepper: LSTMStep, tokens: torch.Tensor, state: State,
+                   rows: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        output, state = stepper(None, state, tokens, rows)
         return self.output(output), state
 
     def _inference_step(self, state: State) -> LSTMStep | None:
@@ -262,12 +273,12 @@ class EncoderDecoder(StepwiseDecoder, nn.Module):
         return (self.output(self.dropout(attentional)), [*layers, (memory, feed)],
                 torch.cat(weights, 1))
 
-    def _step_with(self, stepper: LSTMStep, tokens: torch.Tensor, state: State
-                   ) -> tuple[torch.Tensor, State]:
+    def _step_with(self, stepper: LSTMStep, tokens: torch.Tensor, state: State,
+                   rows: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         if self.attention is None:
-            return StepwiseDecoder._step_with(self, stepper, tokens, state)
-        memory, *feed = state[-1]
-        output, layers = stepper(feed[0] if feed else None, state[:-1], tokens)
+            return StepwiseDecoder._step_with(self, stepper, tokens, state, rows)
+        memory, *feed = state[-1] if rows is None else select_state(state[-1:], rows)[0]
+        output, layers = stepper(feed[0] if feed else None, state[:-1], tokens, rows)
         attentional = self._attend(output[:, None], memory)[0][:, 0]
         return self.output(attentional), [*layers, (memory, attentional) if feed else (memory,)]
 

@@ -1,4 +1,4 @@
-"""Beam search, batched across sentences and beams: one ``model.step`` per time step.
+"""Beam search, batched across sentences and beams: one model step per time step.
 
 Each step, every live hypothesis of every unfinished sentence is extended by every token,
 and the extensions of each sentence are ranked by raw score (all have the same length, so
@@ -33,6 +33,12 @@ pointers once at the end; the best ``nbest`` finished hypotheses of each sentenc
 kept as tensors (scores and where to start reading them back). Stopped sentences leave
 the batch when the search checks for them (every step on CPU, where reading a flag back
 costs nothing; every few steps on an accelerator, where it would stall the queue).
+
+The model's state is never gathered per hypothesis by the search: the next step is taken
+from the rows of the hypotheses' parents (:func:`~seq2seq.search.common.step_from`), so a
+model can do once what hypotheses of one parent share. The LSTM decoder's step multiplies
+each parent's recurrent state once (:class:`~seq2seq.core.LSTMStep`): a sentence's 5
+hypotheses often come from 1 to 3 parents, and that product is most of a step.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from .common import (
     length_penalty,
     max_lengths,
     repeat_state,
-    select_state,
+    step_from,
 )
 
 NEG_INF = float("-inf")
@@ -91,8 +97,13 @@ class Beams:
             an empty slot)
         tokens: ``(active * beam,)`` each live hypothesis's last token, the next input
             (``(active,)``, bos, before the first step)
-        state: the model's state; row ``a * beam + k`` is sentence ``a``'s hypothesis ``k``
-            (row ``a`` is sentence ``a``, before the first step)
+        state: the model's state as the last step left it (before the first step, the
+            encoder's: row ``a`` is sentence ``a``)
+        rows: ``(active * beam,)`` the row of ``state`` that each live hypothesis continues
+            (hypothesis ``k`` of sentence ``a`` is ``a * beam + k``); ``None`` before the
+            first step. The state is not gathered per hypothesis: the model's step reads
+            these rows (:func:`~seq2seq.search.common.step_from`), and may do once what
+            hypotheses of one parent share
         first_rows: ``(active, 1)`` the state row of each sentence's first slot
             (``a * beam``)
         stopped: ``(active,)`` the sentences whose results are final
@@ -107,6 +118,7 @@ class Beams:
     scores: torch.Tensor
     tokens: torch.Tensor
     state: State
+    rows: torch.Tensor | None
     first_rows: torch.Tensor
     stopped: torch.Tensor
     finished: Finished
@@ -114,10 +126,11 @@ class Beams:
 
     def keep(self, index: torch.Tensor, beam_size: int) -> Beams:
         """Only the sentences at ``index`` (positions in this batch)."""
-        rows = (index[:, None] * beam_size + torch.arange(beam_size, device=index.device))
+        hypotheses = (index[:, None] * beam_size
+                      + torch.arange(beam_size, device=index.device)).flatten()
         return Beams(self.sentences[index], self.limits[index],
                      self.best_possible_divisor[index], self.scores[index],
-                     self.tokens[rows.flatten()], select_state(self.state, rows.flatten()),
+                     self.tokens[hypotheses], self.state, self.rows[hypotheses],
                      _first_rows(index.shape[0], beam_size, index.device),
                      self.stopped[index], self.finished.rows(index),
                      None if self.history is None else self.history[index])
@@ -189,7 +202,7 @@ def beam_search(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor,
     check_every = 1 if src.device.type == "cpu" else CHECK_EVERY_ON_ACCELERATOR
     longest = int(beams.limits.max())
     for step in range(longest):
-        logits, state = model.step(beams.tokens, beams.state)
+        logits, state = step_from(model, beams.tokens, beams.state, beams.rows)
         if step == 0:  # one row per sentence so far (see _start): now one per slot
             logits, state = logits.repeat_interleave(beam_size, 0), repeat_state(state, beam_size)
         log_probs = logits.float().log_softmax(-1)
@@ -223,6 +236,7 @@ def _start(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bos_i
         # per sentence and its results are repeated per slot (beam_search)
         tokens=torch.full((batch,), bos_id, dtype=torch.long, device=device),
         state=model.encode(src, src_lengths),
+        rows=None,
         first_rows=_first_rows(batch, beam_size, device),
         stopped=torch.zeros(batch, dtype=torch.bool, device=device),
         finished=Finished(torch.full((batch, nbest), NEG_INF, device=device),
@@ -278,8 +292,8 @@ def _advance(beams: Beams, state: State, log_probs: torch.Tensor, step: int, eos
         parents_history = history.gather(1, live_parents[:, :, None].expand_as(history))
         history = torch.cat([parents_history, live_tokens[:, :, None]], 2)
     return Beams(beams.sentences, beams.limits, beams.best_possible_divisor, scores,
-                 live_tokens.flatten(), select_state(state, rows), beams.first_rows, stopped,
-                 finished, history)
+                 live_tokens.flatten(), state, rows, beams.first_rows, stopped, finished,
+                 history)
 
 
 def _first_rows(sentences: int, beam_size: int, device: torch.device) -> torch.Tensor:

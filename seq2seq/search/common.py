@@ -4,6 +4,9 @@ A model is anything with ``encode(src, src_lengths) -> state`` and
 ``step(tokens, state) -> (logits, state)``, where ``state`` is a list (one entry per
 decoder layer) of tuples of ``(batch, units)`` tensors. Search never looks inside the
 state: it only repeats and selects its batch rows (:func:`repeat_state`, :func:`select_state`).
+A model may also have ``step_from_rows(tokens, state, rows)``, a step from the state rows
+``rows`` (what ``step(tokens, select_state(state, rows))`` gives), to do once what several
+rows continuing one state row share (:func:`step_from`).
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from typing import Protocol
 
 import torch
 
+from seq2seq.core import select_state
 from seq2seq.runtime.settings import SearchConfig
 
 __all__ = ["CHECK_EVERY_ON_ACCELERATOR", "Decodable", "Hypothesis", "SearchConfig", "State",
            "forbid", "length_penalty", "max_lengths", "repeat_state", "repeated_ngram_ends",
-           "select_state"]
+           "select_state", "step_from"]
 
 State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer, batch first
 # steps between read-backs of "has every sentence stopped?" on an accelerator, where a
@@ -61,9 +65,17 @@ def repeat_state(state: State, times: int) -> State:
     return [tuple(tensor.repeat_interleave(times, 0) for tensor in layer) for layer in state]
 
 
-def select_state(state: State, index: torch.Tensor) -> State:
-    """The batch rows ``index`` of every tensor in the state, in that order."""
-    return [tuple(tensor.index_select(0, index) for tensor in layer) for layer in state]
+def step_from(model: Decodable, tokens: torch.Tensor, state: State, rows: torch.Tensor | None
+              ) -> tuple[torch.Tensor, State]:
+    """One step of ``model`` for ``tokens (batch,)``, row ``i`` continuing ``state``'s row
+    ``rows[i]`` (``None``: row ``i``): through the model's ``step_from_rows`` where it has one,
+    else ``step`` on the selected rows."""
+    if rows is None:
+        return model.step(tokens, state)
+    from_rows = getattr(model, "step_from_rows", None)
+    if from_rows is None:
+        return model.step(tokens, select_state(state, rows))
+    return from_rows(tokens, state, rows)
 
 
 def forbid(log_probs: torch.Tensor, history: torch.Tensor | None, step: int, eos_id: int,
