@@ -38,6 +38,18 @@ CONFIGS = {
 SEEDS = [0, 1, 2]
 
 
+@pytest.fixture(autouse=True, params=["plain product", "product per distinct parent"])
+def parent_product(request, monkeypatch):
+    """Every test here runs twice: with the LSTM step's product taken per distinct parent
+    row at every beam step (however few rows: the tiny batches here never reach the
+    default minimum), and never (as for greedy search and wide, diverse beams)."""
+    from seq2seq.core import stepping
+
+    always = request.param == "product per distinct parent"
+    monkeypatch.setattr(stepping, "DISTINCT_ROWS_MIN", 1 if always else 1 << 30)
+    monkeypatch.setattr(stepping, "DISTINCT_ROWS_SHARE", 1.0)
+
+
 class BigramModel:
     """A scripted model: the next token's probabilities depend only on the previous token.
 
