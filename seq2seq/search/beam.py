@@ -37,8 +37,10 @@ costs nothing; every few steps on an accelerator, where it would stall the queue
 The model's state is never gathered per hypothesis by the search: the next step is taken
 from the rows of the hypotheses' parents (:func:`~seq2seq.search.common.step_from`), so a
 model can do once what hypotheses of one parent share. The LSTM decoder's step multiplies
-each parent's recurrent state once (:class:`~seq2seq.core.LSTMStep`): a sentence's 5
-hypotheses often come from 1 to 3 parents, and that product is most of a step.
+each parent's recurrent state once (:class:`~seq2seq.core.LSTMStep`), and that product is
+most of a step: a sentence's hypotheses often share parents (beam 5, a trained
+``fra-eng-keras``: a median of 75% of a step's rows are distinct parents; a random model
+forced to long outputs: 36%).
 """
 
 from __future__ import annotations
