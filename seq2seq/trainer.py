@@ -370,7 +370,9 @@ class Trainer:
             self.log(f"nothing to train: {finished}")
             return self.metrics_rows()
         import_in_background()  # for loss.png
-        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not signal.SIG_IGN:  # started with Ctrl-C ignored (nohup, a script's
+            signal.signal(signal.SIGINT, self._on_interrupt)  # `&`): it stays ignored
         self._clock = time.perf_counter()
         try:
             while self.position.epoch < self.config.epochs:

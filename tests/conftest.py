@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,17 @@ def device(request):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sigint_as_from_a_terminal():
+    """Tests send SIGINT (Ctrl-C) to runs in this process and in child processes: they
+    all start with Python's own handler, as from a terminal, also where the suite itself
+    was started with SIGINT ignored (nohup, a background job of a script), which a run
+    respects (tests/test_trainer.py)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 # a tiny English-French corpus and the settings that train on it in seconds

@@ -79,6 +79,34 @@ def test_sigint_saves_and_resume_ends_with_the_uninterrupted_weights(tmp_path):
     assert (tmp_path / "b" / "checkpoints" / "best").is_symlink()
 
 
+def test_a_run_started_with_sigint_ignored_leaves_it_ignored(tmp_path):
+    """A run started with Ctrl-C ignored (``nohup``, ``&`` in a script: the shell's way of
+    keeping background jobs out of a Ctrl-C) keeps it ignored: a SIGINT mid-run changes
+    nothing, the run trains to its end, and the disposition is still SIG_IGN after."""
+    reference = make_task()
+    Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
+    task = make_task()
+    original_loss, calls = task.loss, {"n": 0}
+
+    def loss_then_ctrl_c(batch, step):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+        return original_loss(batch, step)
+
+    task.loss = loss_then_ctrl_c
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        rows = Trainer(task, task.recipe.train, tmp_path / "b", log=quiet).fit()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert [row["step"] for row in rows] == [5, 10]
+    assert not (tmp_path / "b" / "checkpoints" / "step-00000007").exists()
+    expected, got = weights(reference), weights(task)
+    assert all(torch.equal(expected[name], got[name]) for name in expected)
+
+
 def test_weight_averaging_evaluates_and_saves_the_average_and_resumes_exactly(tmp_path):
     decay = 0.8
     reference = make_task(ema_decay=decay)
