@@ -371,8 +371,8 @@ class Trainer:
             return self.metrics_rows()
         import_in_background()  # for loss.png
         previous = signal.getsignal(signal.SIGINT)
-        if previous is not signal.SIG_IGN:  # started with Ctrl-C ignored (nohup, a script's
-            signal.signal(signal.SIGINT, self._on_interrupt)  # `&`): it stays ignored
+        if previous is not signal.SIG_IGN:  # started with Ctrl-C ignored (a script's `cmd
+            signal.signal(signal.SIGINT, self._on_interrupt)  # &`): it stays ignored
         self._clock = time.perf_counter()
         try:
             while self.position.epoch < self.config.epochs:

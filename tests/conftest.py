@@ -53,8 +53,8 @@ def _seed():
 def _sigint_as_from_a_terminal():
     """Tests send SIGINT (Ctrl-C) to runs in this process and in child processes: they
     all start with Python's own handler, as from a terminal, also where the suite itself
-    was started with SIGINT ignored (nohup, a background job of a script), which a run
-    respects (tests/test_trainer.py)."""
+    was started with SIGINT ignored (a background job of a shell without job control, as
+    a script's `cmd &`), which a run respects (tests/test_trainer.py)."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)

@@ -80,9 +80,10 @@ def test_sigint_saves_and_resume_ends_with_the_uninterrupted_weights(tmp_path):
 
 
 def test_a_run_started_with_sigint_ignored_leaves_it_ignored(tmp_path):
-    """A run started with Ctrl-C ignored (``nohup``, ``&`` in a script: the shell's way of
-    keeping background jobs out of a Ctrl-C) keeps it ignored: a SIGINT mid-run changes
-    nothing, the run trains to its end, and the disposition is still SIG_IGN after."""
+    """A run started with Ctrl-C ignored (``cmd &`` in a script: a shell without job
+    control keeps its background jobs out of a Ctrl-C that way) keeps it ignored: a
+    SIGINT mid-run changes nothing, the run trains to its end, and the disposition is
+    still SIG_IGN after."""
     reference = make_task()
     Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
     task = make_task()
