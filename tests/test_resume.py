@@ -5,7 +5,6 @@ the evaluation, so the moment is exact), resumes it from ``last`` in a new train
 compares the final weights bit for bit, and the metrics rows, with an uninterrupted run.
 """
 
-import os
 import signal
 import time
 
@@ -28,6 +27,7 @@ from seq2seq.tasks.translation import (
 from seq2seq.trainer import Interrupted, TrainConfig, Trainer
 from tests.conftest import CUDA
 from tests.test_trainer import make_task as make_mnist_task
+from tests.test_trainer import send_sigint_on_call
 
 TIMING = ("train_seconds", "eval_seconds", "elapsed_s")
 WORDS = ["cat", "dog", "house", "tree", "river", "stone", "light", "water", "green", "small",
@@ -89,19 +89,6 @@ def weights(task):
 
 def without_timing(rows):
     return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
-
-
-def send_sigint_on_call(function, call: int):
-    """``function``, sending this process a SIGINT on its ``call``-th call."""
-    calls = {"n": 0}
-
-    def wrapped(*args):
-        calls["n"] += 1
-        if calls["n"] == call:
-            os.kill(os.getpid(), signal.SIGINT)
-        return function(*args)
-
-    return wrapped
 
 
 def uninterrupted(make, run_dir):

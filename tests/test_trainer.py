@@ -45,21 +45,25 @@ def weights(task):
     return {k: v.clone() for k, v in task.model.state_dict().items()}
 
 
+def send_sigint_on_call(function, call: int):
+    """``function``, sending this process a SIGINT (a real Ctrl-C) on its ``call``-th call."""
+    calls = {"n": 0}
+
+    def wrapped(*args):
+        calls["n"] += 1
+        if calls["n"] == call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return function(*args)
+
+    return wrapped
+
+
 def test_sigint_saves_and_resume_ends_with_the_uninterrupted_weights(tmp_path):
     reference = make_task()
     Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
 
     interrupted = make_task()
-    original_loss = interrupted.loss
-    calls = {"n": 0}
-
-    def loss_then_ctrl_c(batch, step):
-        calls["n"] += 1
-        if calls["n"] == 7:  # mid-way through the second epoch (5 batches per epoch)
-            os.kill(os.getpid(), signal.SIGINT)
-        return original_loss(batch, step)
-
-    interrupted.loss = loss_then_ctrl_c
+    interrupted.loss = send_sigint_on_call(interrupted.loss, 7)  # mid-way through epoch 2
     with pytest.raises(Interrupted) as stopped:
         Trainer(interrupted, interrupted.recipe.train, tmp_path / "b", log=quiet).fit()
     assert stopped.value.path.name == "step-00000007"
@@ -87,15 +91,7 @@ def test_a_run_started_with_sigint_ignored_leaves_it_ignored(tmp_path):
     reference = make_task()
     Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
     task = make_task()
-    original_loss, calls = task.loss, {"n": 0}
-
-    def loss_then_ctrl_c(batch, step):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original_loss(batch, step)
-
-    task.loss = loss_then_ctrl_c
+    task.loss = send_sigint_on_call(task.loss, 7)  # mid-way through epoch 2
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         rows = Trainer(task, task.recipe.train, tmp_path / "b", log=quiet).fit()
@@ -134,15 +130,7 @@ def test_weight_averaging_evaluates_and_saves_the_average_and_resumes_exactly(tm
         assert not torch.equal(tensor, trained[-1][name])
 
     interrupted = make_task(ema_decay=decay)
-    original_loss, calls = interrupted.loss, {"n": 0}
-
-    def loss_then_ctrl_c(batch, step):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            os.kill(os.getpid(), signal.SIGINT)
-        return original_loss(batch, step)
-
-    interrupted.loss = loss_then_ctrl_c
+    interrupted.loss = send_sigint_on_call(interrupted.loss, 7)  # mid-way through epoch 2
     with pytest.raises(Interrupted):
         Trainer(interrupted, interrupted.recipe.train, tmp_path / "b", log=quiet).fit()
     resumed = make_task(ema_decay=decay)
