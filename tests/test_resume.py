@@ -26,8 +26,8 @@ from seq2seq.tasks.translation import (
 )
 from seq2seq.trainer import Interrupted, TrainConfig, Trainer
 from tests.conftest import CUDA
+from tests.test_trainer import assert_same_weights, send_sigint_on_call
 from tests.test_trainer import make_task as make_mnist_task
-from tests.test_trainer import send_sigint_on_call
 
 TIMING = ("train_seconds", "eval_seconds", "elapsed_s")
 WORDS = ["cat", "dog", "house", "tree", "river", "stone", "light", "water", "green", "small",
@@ -83,10 +83,6 @@ CONFIGURATIONS = {
 }
 
 
-def weights(task):
-    return {name: tensor.clone() for name, tensor in task.model.state_dict().items()}
-
-
 def without_timing(rows):
     return [{k: v for k, v in row.items() if k not in TIMING} for row in rows]
 
@@ -116,10 +112,7 @@ def interrupted_then_resumed(make, run_dir, step=None, evaluation=None):
 
 def assert_same_run(reference, resumed, reference_dir, resumed_dir):
     (task_a, rows_a), (task_b, rows_b) = reference, resumed
-    expected, got = weights(task_a), weights(task_b)
-    assert expected.keys() == got.keys()
-    for name in expected:  # the trained weights
-        assert torch.equal(expected[name], got[name]), name
+    assert_same_weights(task_a, task_b)  # the trained weights
     for link in ("last", "best"):  # the saved (averaged, where averaging is on) weights
         a = checkpoint.resolve(reference_dir, link)
         b = checkpoint.resolve(resumed_dir, link)

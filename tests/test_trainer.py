@@ -45,6 +45,14 @@ def weights(task):
     return {k: v.clone() for k, v in task.model.state_dict().items()}
 
 
+def assert_same_weights(expected_task, got_task):
+    """The two tasks' models hold the same tensors, bit for bit, under the same names."""
+    expected, got = weights(expected_task), weights(got_task)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+
+
 def send_sigint_on_call(function, call: int):
     """``function``, sending this process a SIGINT (a real Ctrl-C) on its ``call``-th call."""
     calls = {"n": 0}
@@ -74,10 +82,7 @@ def test_sigint_saves_and_resume_ends_with_the_uninterrupted_weights(tmp_path):
     trainer.resume()
     assert (trainer.position.epoch, trainer.position.batch) == (1, 2)
     rows = trainer.fit()
-    expected, got = weights(reference), weights(resumed)
-    assert expected.keys() == got.keys()
-    for name in expected:
-        assert torch.equal(expected[name], got[name]), name
+    assert_same_weights(reference, resumed)
     assert [row["step"] for row in rows] == [5, 10]
     assert (tmp_path / "b" / "loss.png").exists()
     assert (tmp_path / "b" / "checkpoints" / "best").is_symlink()
@@ -100,8 +105,7 @@ def test_a_run_started_with_sigint_ignored_leaves_it_ignored(tmp_path):
         signal.signal(signal.SIGINT, previous)
     assert [row["step"] for row in rows] == [5, 10]
     assert not (tmp_path / "b" / "checkpoints" / "step-00000007").exists()
-    expected, got = weights(reference), weights(task)
-    assert all(torch.equal(expected[name], got[name]) for name in expected)
+    assert_same_weights(reference, task)
 
 
 def test_weight_averaging_evaluates_and_saves_the_average_and_resumes_exactly(tmp_path):
