@@ -8,10 +8,12 @@ Example::
     best[0].text, best[0].score                              # text, log-probability
     translator.translate(["I am cold."], sample=True, temperature=0.7, top_k=10, seed=1)
     translator.align("I am cold.").attention.weights        # models with attention
+    Translator.from_pretrained("runs/a", ensemble=["runs/b"])  # two runs' models as one
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -41,24 +43,46 @@ class Translator:
     ``max_input_len``: sources of more tokens are not translated (an empty result and a
     warning); 0 means no limit. :meth:`from_pretrained` sets it to 4 times the longest
     training source of the run (1,000 for runs saved without that figure).
+    ``ensemble_recipes``: the recipes of an ensemble's other members, by directory (``{}``
+    for one model).
     """
 
     def __init__(self, model, source, target, search: SearchConfig, recipe=None,
                  max_input_len: int = 0) -> None:
         self.model, self.source, self.target = model.eval(), source, target
         self.search, self.recipe, self.max_input_len = search, recipe, max_input_len
+        self.ensemble_recipes: dict[str, object] = {}
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, which: str = "best",
-                        device: str | torch.device = "cpu") -> Translator:
+                        device: str | torch.device = "cpu",
+                        ensemble: Sequence[str | Path] = ()) -> Translator:
         """Load a run directory's ``best`` (or ``last``) checkpoint, or a checkpoint directory,
-        onto ``device``."""
+        onto ``device``.
+
+        With ``ensemble`` (more run or checkpoint directories, trained on the same data),
+        their models decode together with ``run_dir``'s (:class:`~seq2seq.models.ensemble.
+        Ensemble`); ``run_dir`` gives the tokenizers, decoding settings and input limit, and
+        every member must have been saved with the same tokenizers.
+        """
         run = load_run(run_dir, which, expected_task="translation")
-        run.model.to(device)
+        model = run.model
+        if ensemble:
+            from seq2seq.models.ensemble import Ensemble
+
+            members = [load_run(other, which, expected_task="translation") for other in ensemble]
+            for other, member in zip(ensemble, members):
+                check_same_tokenizers(run.checkpoint, member.checkpoint, run_dir, other)
+            model = Ensemble([run.model, *(member.model for member in members)])
+        model.to(device)
         longest = read_training_lengths(run.checkpoint).get("longest_source_tokens")
         limit = MAX_INPUT_TIMES_LONGEST * longest if longest else MAX_INPUT_WITHOUT_LENGTHS
-        return cls(run.model, run.tokenizers["source"], run.tokenizers["target"],
-                   run.recipe.decode, run.recipe, limit)
+        translator = cls(model, run.tokenizers["source"], run.tokenizers["target"],
+                         run.recipe.decode, run.recipe, limit)
+        if ensemble:
+            translator.ensemble_recipes = {str(other): member.recipe
+                                           for other, member in zip(ensemble, members)}
+        return translator
 
     @property
     def has_attention(self) -> bool:
@@ -130,3 +154,14 @@ class Translator:
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         lines = self.translate_lines(list(sentences), config, generator)
         return api_results(lines, self.max_input_len, scores or nbest > 1)
+
+
+def check_same_tokenizers(checkpoint: Path, other_checkpoint: Path, run_dir, other) -> None:
+    """An ensemble member saved with other tokenizers than ``run_dir``'s is an error naming
+    it: the same ids would mean other symbols."""
+    for side in ("source", "target"):
+        name = f"{side}.tokenizer.json"
+        if (Path(other_checkpoint) / name).read_bytes() != (Path(checkpoint) / name).read_bytes():
+            raise UserError(f"ensemble member {other}: its {side} tokenizer "
+                            f"({other_checkpoint / name}) differs from {run_dir}'s: ensemble "
+                            "members must share their tokenizers (train them on the same data)")

@@ -293,6 +293,14 @@ def test_fill_rejects_a_line_without_exactly_one_blank(trained_run, text, messag
     assert from_stdin.exit_code == 1 and message.replace("line 1", "line 2") in from_stdin.output
 
 
+def test_evaluate_options_of_another_task_are_refused_by_name(trained_run):
+    for option in (["--beam", "3"], ["--ensemble", str(trained_run)]):
+        result = CliRunner().invoke(cli(), ["evaluate", str(trained_run), *option])
+        assert result.exit_code == 1
+        assert result.output == f"Error: {option[0]}: applies to translation runs, not to " \
+                                "this fill run\n"
+
+
 def test_fill_eval_reports_top1_and_topk(trained_run):
     import json
 

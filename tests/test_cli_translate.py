@@ -1,6 +1,7 @@
 """``seq2seq train | translate | summary`` end to end on a handful of pairs (seconds)."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -414,3 +415,98 @@ def test_training_resuming_and_translating_on_cuda_through_the_command_line(pair
     on_gpu = translator.translate(["the cat sleeps.", "hello"], beam=3)
     on_cpu = Translator.from_pretrained(run_dir).translate(["the cat sleeps.", "hello"], beam=3)
     assert on_gpu == on_cpu
+
+
+# --- ensembles (seq2seq.models.ensemble: tests/test_ensemble.py) ------------------------
+
+@pytest.fixture(scope="module")
+def second_run(pairs_file, tmp_path_factory):
+    """Another run on :func:`pairs_file`, from another seed: the same tokenizers and split,
+    other weights."""
+    run_dir = tmp_path_factory.mktemp("runs") / "fra-seed-1"
+    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
+                                       f"data.path={pairs_file}", "--set", "train.seed=1",
+                                       "--out", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_translate_and_evaluate_decode_with_the_ensemble(trained_run, second_run, pairs_file,
+                                                         tmp_path):
+    lines = ["Go.", "I see.", "Smile.", "Wait!"]
+    source = tmp_path / "input.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    translate = ["translate", str(trained_run), "--input", str(source), "--beam", "3",
+                 "--format", "jsonl"]
+    result = CliRunner().invoke(main, [*translate, "--ensemble", str(second_run)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    ensemble = Translator.from_pretrained(trained_run, ensemble=[second_run])
+    expected = ensemble.translate(lines, beam=3, scores=True)
+    assert [r["hypotheses"][0]["text"] for r in records] == [t[0].text for t in expected]
+    assert [r["hypotheses"][0]["score"] for r in records] \
+        == pytest.approx([t[0].score for t in expected], abs=1.5e-4)
+    alone = [json.loads(line) for line in CliRunner().invoke(main, translate).stdout.splitlines()]
+    assert [r["hypotheses"][0]["score"] for r in alone] \
+        != pytest.approx([r["hypotheses"][0]["score"] for r in records], abs=1e-3)
+
+    evaluate = ["evaluate", str(trained_run), "--split", "valid", "--metrics", "chrf,exact",
+                "--json"]
+    scored = CliRunner().invoke(main, [*evaluate, "--ensemble", str(second_run)])
+    assert scored.exit_code == 0, scored.output
+    from seq2seq.evaluation import evaluate_pairs
+    from seq2seq.tasks.translation import load_splits
+
+    pairs = load_splits(ensemble.recipe.data).valid
+    report = evaluate_pairs(ensemble, pairs, ["chrf", "exact"], ensemble.search_config())
+    assert json.loads(scored.stdout)["multi_reference"] \
+        == pytest.approx(report.multi_reference)
+
+
+def altered_copy(run_dir, tmp_path, name: str, change) -> str:
+    """A copy of ``run_dir`` whose best checkpoint's file ``name`` (JSON) is ``change``d."""
+    copy = tmp_path / f"altered-{name}"
+    shutil.copytree(run_dir, copy)
+    path = copy / "checkpoints" / "best" / name
+    data = json.loads(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return str(copy)
+
+
+def test_members_with_other_tokenizers_or_another_split_are_refused_by_name(
+        trained_run, second_run, tmp_path):
+    def swap_two_symbols(data):
+        data["symbols"][-1], data["symbols"][-2] = data["symbols"][-2], data["symbols"][-1]
+
+    other_symbols = altered_copy(second_run, tmp_path, "target.tokenizer.json",
+                                 swap_two_symbols)
+    result = CliRunner().invoke(main, ["translate", str(trained_run), "--ensemble",
+                                       other_symbols], input="Go.\n")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: ensemble member {other_symbols}: its target tokenizer ({other_symbols}/"
+        f"checkpoints/best/target.tokenizer.json) differs from {trained_run}'s: ensemble "
+        "members must share their tokenizers (train them on the same data)"]
+
+    def hold_out_more(data):
+        data["data"]["valid_fraction"] = 0.5
+
+    other_split = altered_copy(second_run, tmp_path, "config.json", hold_out_more)
+    evaluate = ["evaluate", str(trained_run), "--ensemble", other_split]
+    result = CliRunner().invoke(main, [*evaluate, "--split", "valid"])
+    assert result.exit_code == 1
+    assert "Error: --ensemble " + other_split + ": data.valid_fraction is 0.5, " in result.output
+    assert "Traceback" not in result.output
+    # scoring a file of its own is every member's held-out data alike: allowed
+    data = tmp_path / "held-out.txt"
+    data.write_text("Go.\tVa !\tCC-BY 2.0\n", encoding="utf-8")
+    assert CliRunner().invoke(main, [*evaluate, "--data", str(data)]).exit_code == 0
+
+
+def test_an_ensemble_has_no_one_alignment(trained_run, second_run):
+    result = CliRunner().invoke(main, ["translate", str(trained_run), "--ensemble",
+                                       str(second_run), "--format", "jsonl", "--attention"],
+                                input="Go.\n")
+    assert result.exit_code == 1
+    assert "--attention: an ensemble has no one alignment" in result.output

@@ -309,11 +309,13 @@ def test_translate_reads_an_export_and_an_export_outlives_its_run(trained_run, t
             assert a["score"] == pytest.approx(b["score"], abs=2e-4)  # both rounded to 1e-4
 
 
-def test_translate_refuses_what_an_export_cannot_do(exported):
-    for flags in (["--sample"], ["--format", "jsonl", "--attention"]):
+def test_translate_refuses_what_an_export_cannot_do(exported, trained_run):
+    for flag, flags in (("--sample", ["--sample"]),
+                        ("--attention", ["--format", "jsonl", "--attention"]),
+                        ("--ensemble", ["--ensemble", str(trained_run)])):
         result = cli("translate", exported, *flags, input="Go.\n")
         assert result.exit_code == 1
-        assert "is an export" in result.output and flags[-1] in result.output
+        assert f"{flag}: {exported} is an export" in result.output
         assert "Traceback" not in result.output
     with pytest.raises(UserError, match="sampling needs the run directory"):
         OnnxTranslator(exported).translate_lines(["Go."], SearchConfig(sample=True))

@@ -74,7 +74,7 @@ EVALUATE_APPLIES = {"--data": ("translation",), "--split": ("translation",),
                     "--beam": ("translation",), "--alpha": ("translation",),
                     "--metrics": ("translation",), "--samples": ("translation",),
                     "--nbest": ("fill",), "--data-dir": ("mnist",),
-                    "--set": ("translation", "fill")}
+                    "--set": ("translation", "fill"), "--ensemble": ("translation",)}
 
 
 def evaluate_options(command):
@@ -96,6 +96,11 @@ def evaluate_options(command):
                           "(distinct sources // N)-th)."),
         click.option("--nbest", type=int,
                      help="fill: count an answer found among this many candidates (default 5)."),
+        click.option("--ensemble", "ensemble", multiple=True, metavar="RUN_DIR",
+                     type=click.Path(path_type=Path),
+                     help="translation: another run trained on the same data, decoding "
+                          "together with RUN_DIR's model (their mean log-probabilities; "
+                          "repeatable)."),
         DATA_DIR,
         click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                      help="translation, fill: override the run's data settings, e.g. "
@@ -106,8 +111,8 @@ def evaluate_options(command):
     return command
 
 
-def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, samples, nbest, data_dir,
-              overrides, as_json, expected_task: str | None = None) -> None:
+def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, samples, nbest, ensemble,
+              data_dir, overrides, as_json, expected_task: str | None = None) -> None:
     from seq2seq import checkpoint
     from seq2seq.runs import read_saved_recipe
 
@@ -117,13 +122,14 @@ def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, samples, nbes
                         f"(use seq2seq evaluate)")
     check_applies(task, {"--data": data_path, "--split": split, "--beam": beam,
                          "--alpha": alpha, "--metrics": metric_list, "--samples": samples,
-                         "--nbest": nbest, "--data-dir": data_dir, "--set": overrides},
+                         "--nbest": nbest, "--data-dir": data_dir, "--set": overrides,
+                         "--ensemble": ensemble},
                    EVALUATE_APPLIES)
     if task == "translation":
         from seq2seq.cli.translation import evaluate_translation
 
         evaluate_translation(run_dir, data_path, split, beam, alpha, metric_list, samples,
-                             overrides, as_json)
+                             overrides, as_json, ensemble)
     elif task == "fill":
         from seq2seq.cli.fill import evaluate_fill
 

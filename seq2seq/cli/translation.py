@@ -59,9 +59,9 @@ def _show_examples(run_dir: Path, splits) -> None:
 
 
 def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_list, samples,
-                         overrides, as_json) -> None:
-    """Score RUN_DIR's best model on --data or --split, single- and multi-reference, with
-    --samples outputs to look at."""
+                         overrides, as_json, ensemble=()) -> None:
+    """Score RUN_DIR's best model (with --ensemble, the ensemble of it and those runs') on
+    --data or --split, single- and multi-reference, with --samples outputs to look at."""
     import dataclasses
 
     from seq2seq import metrics
@@ -79,7 +79,9 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
     check_positive(("--beam", beam), ("--samples", samples))
     if (data_path is None) == (split is None):
         raise UserError("evaluate: give either --data FILE or --split valid|test")
-    translator = Translator.from_pretrained(run_dir)
+    translator = Translator.from_pretrained(run_dir, ensemble=ensemble)
+    if split is not None:
+        check_same_data(run_dir, translator)
     if data_path is not None:
         for text in overrides:  # --data FILE is read whole: no selection, split or limits
             key = parse_override(text)[0][-1]
@@ -127,6 +129,22 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
         generator = torch.Generator().manual_seed(EVALUATION_SEED)
     report = evaluate_pairs(translator, pairs, names, config, samples or 0, generator)
     click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
+
+
+def check_same_data(run_dir: Path, translator) -> None:
+    """With --split, every ensemble member must have been trained on RUN_DIR's data with
+    its held-out settings: otherwise RUN_DIR's test pairs may be among a member's training
+    pairs. A difference is an error naming the first key that differs."""
+    mine = dataclasses.asdict(translator.recipe.data)
+    for other, recipe in translator.ensemble_recipes.items():
+        theirs = dataclasses.asdict(recipe.data)
+        for key, value in mine.items():
+            if theirs.get(key) != value:
+                raise UserError(f"--ensemble {other}: data.{key} is {theirs.get(key)!r}, "
+                                f"{run_dir}'s is {value!r}: with --split, every member must "
+                                f"be trained on {run_dir}'s data and split (its held-out "
+                                "pairs could be another's training pairs); score a file "
+                                "with --data instead")
 
 
 def file_reading(run_data, path: Path):
@@ -182,8 +200,14 @@ def summary_translation(config) -> None:
 @click.option("--attention", "with_attention", is_flag=True,
               help="With --format jsonl and a model with attention: each hypothesis's "
                    "attention matrix (source tokens, output tokens, weights).")
+@click.option("--ensemble", "ensemble", multiple=True, metavar="RUN_DIR",
+              type=click.Path(path_type=Path),
+              help="Another run trained on the same data (the same tokenizers), decoding "
+                   "together with RUN_DIR's model: each step takes the mean of the models' "
+                   "log-probabilities (repeatable). RUN_DIR's decoding settings apply.")
 def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_k, seed,
-              batch_size, max_len_ratio, max_input_len, output_format, with_attention) -> None:
+              batch_size, max_len_ratio, max_input_len, output_format, with_attention,
+              ensemble) -> None:
     """Translate lines (stdin or --input) with RUN_DIR's best model, one output line each.
 
     RUN_DIR may also be what `seq2seq export` wrote: the export then translates through
@@ -205,18 +229,23 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
                 raise UserError(f"{name}: applies only with --sample")
     if with_attention and output_format != "jsonl":
         raise UserError("--attention: needs --format jsonl")
+    if with_attention and ensemble:
+        raise UserError("--attention: an ensemble has no one alignment (each member attends "
+                        "its own way); use --attention with one run")
     if is_export(run_dir):
         from seq2seq.runtime.translator import OnnxTranslator
 
-        for flag, given in (("--sample", sample), ("--attention", with_attention)):
+        for flag, given in (("--sample", sample), ("--attention", with_attention),
+                            ("--ensemble", ensemble)):
             if given:
                 raise UserError(f"{flag}: {run_dir} is an export, which searches (greedy or "
-                                f"beam) and keeps no alignments; use its run directory")
+                                f"beam) with its one model and keeps no alignments; use its "
+                                f"run directory")
         translator = OnnxTranslator(run_dir)
     else:
         from seq2seq.translator import Translator
 
-        translator = Translator.from_pretrained(run_dir)
+        translator = Translator.from_pretrained(run_dir, ensemble=ensemble)
     if with_attention and not translator.has_attention:
         raise UserError(f"--attention: {run_dir}'s model has no attention "
                         "(model.attention = \"none\")")
