@@ -48,10 +48,10 @@ class Translator:
     """
 
     def __init__(self, model, source, target, search: SearchConfig, recipe=None,
-                 max_input_len: int = 0) -> None:
+                 max_input_len: int = 0, ensemble_recipes: dict | None = None) -> None:
         self.model, self.source, self.target = model.eval(), source, target
         self.search, self.recipe, self.max_input_len = search, recipe, max_input_len
-        self.ensemble_recipes: dict[str, object] = {}
+        self.ensemble_recipes = ensemble_recipes or {}
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, which: str = "best",
@@ -62,27 +62,23 @@ class Translator:
 
         With ``ensemble`` (more run or checkpoint directories, trained on the same data),
         their models decode together with ``run_dir``'s (:class:`~seq2seq.models.ensemble.
-        Ensemble`); ``run_dir`` gives the tokenizers, decoding settings and input limit, and
-        every member must have been saved with the same tokenizers.
+        Ensemble`); ``run_dir`` gives the tokenizers, decoding settings and input limit.
+        A member that cannot be loaded, that was saved with other tokenizers than
+        ``run_dir``'s, or that is named twice is a :class:`UserError` naming it.
         """
         run = load_run(run_dir, which, expected_task="translation")
-        model = run.model
+        model, recipes = run.model, {}
         if ensemble:
             from seq2seq.models.ensemble import Ensemble
 
-            members = [load_run(other, which, expected_task="translation") for other in ensemble]
-            for other, member in zip(ensemble, members):
-                check_same_tokenizers(run.checkpoint, member.checkpoint, run_dir, other)
+            members = load_members(run, run_dir, ensemble, which)
             model = Ensemble([run.model, *(member.model for member in members)])
+            recipes = {str(other): member.recipe for other, member in zip(ensemble, members)}
         model.to(device)
         longest = read_training_lengths(run.checkpoint).get("longest_source_tokens")
         limit = MAX_INPUT_TIMES_LONGEST * longest if longest else MAX_INPUT_WITHOUT_LENGTHS
-        translator = cls(model, run.tokenizers["source"], run.tokenizers["target"],
-                         run.recipe.decode, run.recipe, limit)
-        if ensemble:
-            translator.ensemble_recipes = {str(other): member.recipe
-                                           for other, member in zip(ensemble, members)}
-        return translator
+        return cls(model, run.tokenizers["source"], run.tokenizers["target"],
+                   run.recipe.decode, run.recipe, limit, recipes)
 
     @property
     def has_attention(self) -> bool:
@@ -156,12 +152,41 @@ class Translator:
         return api_results(lines, self.max_input_len, scores or nbest > 1)
 
 
-def check_same_tokenizers(checkpoint: Path, other_checkpoint: Path, run_dir, other) -> None:
-    """An ensemble member saved with other tokenizers than ``run_dir``'s is an error naming
-    it: the same ids would mean other symbols."""
-    for side in ("source", "target"):
-        name = f"{side}.tokenizer.json"
-        if (Path(other_checkpoint) / name).read_bytes() != (Path(checkpoint) / name).read_bytes():
-            raise UserError(f"ensemble member {other}: its {side} tokenizer "
-                            f"({other_checkpoint / name}) differs from {run_dir}'s: ensemble "
-                            "members must share their tokenizers (train them on the same data)")
+def load_members(run, run_dir, others: Sequence[str | Path], which: str) -> list:
+    """The runs ``others`` (:func:`~seq2seq.runs.load_run`) to decode with ``run``: each
+    must load as a translation run saved with ``run``'s tokenizers (every file of them: a
+    SentencePiece tokenizer's model too), and none may be named twice (nor be ``run``
+    itself), which would silently weigh that model double."""
+    seen = {Path(run.checkpoint).resolve(): run_dir}
+    members = []
+    for other in others:
+        try:
+            member = load_run(other, which, expected_task="translation")
+        except UserError as error:
+            raise UserError(f"ensemble member: {error}") from None
+        where = Path(member.checkpoint).resolve()
+        if where in seen:
+            raise UserError(f"ensemble member {other}: the same checkpoint as {seen[where]}; "
+                            "name each run once")
+        seen[where] = other
+        for side in ("source", "target"):
+            differs = _first_file_differing(Path(run.checkpoint), Path(member.checkpoint),
+                                            f"{side}.*")
+            if differs is not None:
+                raise UserError(f"ensemble member {other}: its {side} tokenizer "
+                                f"({Path(member.checkpoint) / differs}) differs from "
+                                f"{run_dir}'s: ensemble members must share their tokenizers "
+                                "(train them on the same data)")
+        members.append(member)
+    return members
+
+
+def _first_file_differing(directory: Path, other: Path, pattern: str) -> str | None:
+    """The first name matching ``pattern`` in either directory whose file is missing from
+    one of them or differs in its bytes (None: the same files)."""
+    names = sorted({p.name for folder in (directory, other) for p in folder.glob(pattern)})
+    for name in names:
+        mine, theirs = directory / name, other / name
+        if not (mine.is_file() and theirs.is_file()) or mine.read_bytes() != theirs.read_bytes():
+            return name
+    return None

@@ -450,22 +450,23 @@ def test_translate_and_evaluate_decode_with_the_ensemble(trained_run, second_run
     assert [r["hypotheses"][0]["score"] for r in alone] \
         != pytest.approx([r["hypotheses"][0]["score"] for r in records], abs=1e-3)
 
+    # evaluate: the ensemble's outputs (every validation source shown with --samples)
     evaluate = ["evaluate", str(trained_run), "--split", "valid", "--metrics", "chrf,exact",
-                "--json"]
-    scored = CliRunner().invoke(main, [*evaluate, "--ensemble", str(second_run)])
-    assert scored.exit_code == 0, scored.output
-    from seq2seq.evaluation import evaluate_pairs
-    from seq2seq.tasks.translation import load_splits
-
-    pairs = load_splits(ensemble.recipe.data).valid
-    report = evaluate_pairs(ensemble, pairs, ["chrf", "exact"], ensemble.search_config())
-    assert json.loads(scored.stdout)["multi_reference"] \
-        == pytest.approx(report.multi_reference)
+                "--samples", "100", "--json"]
+    scored = json.loads(CliRunner().invoke(main, [*evaluate, "--ensemble",
+                                                  str(second_run)]).stdout)
+    sources = [sample["source"] for sample in scored["samples"]]
+    assert sources and [sample["output"] for sample in scored["samples"]] \
+        == ensemble.translate(sources)
+    alone = json.loads(CliRunner().invoke(main, evaluate).stdout)
+    assert [sample["output"] for sample in alone["samples"]] \
+        == Translator.from_pretrained(trained_run).translate(sources) \
+        != ensemble.translate(sources)
 
 
 def altered_copy(run_dir, tmp_path, name: str, change) -> str:
     """A copy of ``run_dir`` whose best checkpoint's file ``name`` (JSON) is ``change``d."""
-    copy = tmp_path / f"altered-{name}"
+    copy = tmp_path / f"{change.__name__}"
     shutil.copytree(run_dir, copy)
     path = copy / "checkpoints" / "best" / name
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -496,8 +497,16 @@ def test_members_with_other_tokenizers_or_another_split_are_refused_by_name(
     evaluate = ["evaluate", str(trained_run), "--ensemble", other_split]
     result = CliRunner().invoke(main, [*evaluate, "--split", "valid"])
     assert result.exit_code == 1
-    assert "Error: --ensemble " + other_split + ": data.valid_fraction is 0.5, " in result.output
+    assert f"Error: ensemble member {other_split}: data.valid_fraction is 0.5, " in result.output
     assert "Traceback" not in result.output
+    # where the data lies may differ (runs trained from other directories, files moved)
+    def moved(data):
+        data["data"]["path"] = "elsewhere/pairs.txt"
+
+    moved_data = altered_copy(second_run, tmp_path, "config.json", moved)
+    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--ensemble", moved_data,
+                                       "--split", "valid"])
+    assert result.exit_code == 0, result.output
     # scoring a file of its own is every member's held-out data alike: allowed
     data = tmp_path / "held-out.txt"
     data.write_text("Go.\tVa !\tCC-BY 2.0\n", encoding="utf-8")
@@ -510,3 +519,46 @@ def test_an_ensemble_has_no_one_alignment(trained_run, second_run):
                                 input="Go.\n")
     assert result.exit_code == 1
     assert "--attention: an ensemble has no one alignment" in result.output
+    ensemble = Translator.from_pretrained(trained_run, ensemble=[second_run])
+    with pytest.raises(UserError, match="an ensemble has no one alignment"):
+        ensemble.align("Go.")
+
+
+def test_a_member_missing_or_named_twice_is_refused_by_name(trained_run, second_run,
+                                                           tmp_path):
+    translate = ["translate", str(trained_run), "--ensemble"]
+    for members, message in (
+            ([tmp_path / "nowhere"], f"ensemble member: {tmp_path / 'nowhere'}: no such run "
+                                     "directory"),
+            ([second_run, second_run], f"ensemble member {second_run}: the same checkpoint "
+                                       f"as {second_run}; name each run once"),
+            ([trained_run / "checkpoints" / "best"], f"ensemble member {trained_run}/"
+                                                     f"checkpoints/best: the same checkpoint "
+                                                     f"as {trained_run}; name each run once")):
+        args = [*translate[:2], *(a for m in members for a in ("--ensemble", str(m)))]
+        result = CliRunner().invoke(main, args, input="Go.\n")
+        assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
+
+
+def test_members_with_other_sentencepiece_models_are_refused(pairs_file, tmp_path):
+    # the two runs' tokenizer files are alike ({"kind": "sentencepiece", "model": ...}):
+    # their models differ, which is what is compared
+    from seq2seq import checkpoint
+
+    runs = []
+    for model_type in ("unigram", "bpe"):
+        runs.append(tmp_path / model_type)
+        result = CliRunner().invoke(main, [
+            "train", "fra-eng", *FAST, "--set", "train.epochs=1", "--set",
+            f"data.path={pairs_file}", "--set", "tokenizer.target.kind=sentencepiece",
+            "--set", f"tokenizer.target.sp_model_type={model_type}", "--set",
+            "tokenizer.target.sp_vocab_size=40", "--out", str(runs[-1])])
+        assert result.exit_code == 0, result.output
+    best = [checkpoint.resolve(run, "best") for run in runs]
+    assert (best[0] / "target.tokenizer.json").read_bytes() \
+        == (best[1] / "target.tokenizer.json").read_bytes()
+    result = CliRunner().invoke(main, ["translate", str(runs[0]), "--ensemble", str(runs[1])],
+                                input="Go.\n")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: ensemble member {runs[1]}: its target tokenizer "
+                                    f"({best[1]}/target.spm.model) differs from {runs[0]}'s")

@@ -132,15 +132,18 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
 
 
 def check_same_data(run_dir: Path, translator) -> None:
-    """With --split, every ensemble member must have been trained on RUN_DIR's data with
-    its held-out settings: otherwise RUN_DIR's test pairs may be among a member's training
-    pairs. A difference is an error naming the first key that differs."""
+    """With --split, every ensemble member must have been trained with RUN_DIR's ``[data]``
+    settings, where the files lie apart (:data:`~seq2seq.runs.DATA_LOCATION_KEYS`, which
+    ``--set`` may move): otherwise RUN_DIR's held-out pairs may be among a member's
+    training pairs. A difference is an error naming the first key that differs."""
+    from seq2seq.runs import DATA_LOCATION_KEYS
+
     mine = dataclasses.asdict(translator.recipe.data)
     for other, recipe in translator.ensemble_recipes.items():
         theirs = dataclasses.asdict(recipe.data)
         for key, value in mine.items():
-            if theirs.get(key) != value:
-                raise UserError(f"--ensemble {other}: data.{key} is {theirs.get(key)!r}, "
+            if f"data.{key}" not in DATA_LOCATION_KEYS and theirs.get(key) != value:
+                raise UserError(f"ensemble member {other}: data.{key} is {theirs.get(key)!r}, "
                                 f"{run_dir}'s is {value!r}: with --split, every member must "
                                 f"be trained on {run_dir}'s data and split (its held-out "
                                 "pairs could be another's training pairs); score a file "

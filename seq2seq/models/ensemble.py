@@ -61,6 +61,11 @@ class Ensemble(nn.Module):
         return self._combine([member.step_from_rows(tokens, part, rows)
                               for member, part in zip(self.members, self._split(state))])
 
+    def attention_weights(self, *_) -> torch.Tensor:
+        """Refused: each member attends its own way (a :class:`UserError`)."""
+        raise UserError("attention weights: an ensemble has no one alignment (each member "
+                        "attends its own way); align with one of its runs")
+
     def _split(self, state: State) -> list[State]:
         if len(state) != sum(self.state_sizes):
             raise ValueError(f"ensemble state: expected {sum(self.state_sizes)} entries, "
