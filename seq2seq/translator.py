@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import filecmp
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -185,8 +186,5 @@ def _first_file_differing(directory: Path, other: Path, pattern: str) -> str | N
     """The first name matching ``pattern`` in either directory whose file is missing from
     one of them or differs in its bytes (None: the same files)."""
     names = sorted({p.name for folder in (directory, other) for p in folder.glob(pattern)})
-    for name in names:
-        mine, theirs = directory / name, other / name
-        if not (mine.is_file() and theirs.is_file()) or mine.read_bytes() != theirs.read_bytes():
-            return name
-    return None
+    _, differing, unreadable = filecmp.cmpfiles(directory, other, names, shallow=False)
+    return min(differing + unreadable, default=None)

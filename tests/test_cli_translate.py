@@ -526,7 +526,6 @@ def test_an_ensemble_has_no_one_alignment(trained_run, second_run):
 
 def test_a_member_missing_or_named_twice_is_refused_by_name(trained_run, second_run,
                                                            tmp_path):
-    translate = ["translate", str(trained_run), "--ensemble"]
     for members, message in (
             ([tmp_path / "nowhere"], f"ensemble member: {tmp_path / 'nowhere'}: no such run "
                                      "directory"),
@@ -535,7 +534,8 @@ def test_a_member_missing_or_named_twice_is_refused_by_name(trained_run, second_
             ([trained_run / "checkpoints" / "best"], f"ensemble member {trained_run}/"
                                                      f"checkpoints/best: the same checkpoint "
                                                      f"as {trained_run}; name each run once")):
-        args = [*translate[:2], *(a for m in members for a in ("--ensemble", str(m)))]
+        args = ["translate", str(trained_run),
+                *(a for m in members for a in ("--ensemble", str(m)))]
         result = CliRunner().invoke(main, args, input="Go.\n")
         assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
 

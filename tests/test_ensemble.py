@@ -8,12 +8,20 @@ import torch
 from seq2seq.errors import UserError
 from seq2seq.models.ensemble import Ensemble
 from seq2seq.models.translator import EncoderDecoder
-from seq2seq.search import SearchConfig, beam_search, greedy_search, max_lengths, sample
+from seq2seq.search import (
+    Hypothesis,
+    SearchConfig,
+    beam_search,
+    greedy_search,
+    max_lengths,
+    sample,
+)
 from tests.test_search import (
     BOS,
     CONFIGS,
     EOS,
     parent_product,  # noqa: F401 - autouse: with and without the product per distinct parent
+    teacher_forced_score,
     tiny_model,
     toy_batch,
 )
@@ -31,14 +39,12 @@ def teacher_forced_ensemble_score(members, src, lengths, row, tokens, limit) -> 
     """The log-probability of ``tokens`` (and eos, when it ended before ``limit``) under the
     renormalised mean of the members' log-probabilities, each member teacher-forced over
     the whole output in one call (its own fused path, not its steps)."""
-    target = tokens + ([EOS] if len(tokens) < limit else [])
-    tgt_in = torch.tensor([[BOS] + target[:-1]])
-    length = int(lengths[row])
+    def mean_log_probs(*inputs):
+        return torch.stack([m(*inputs).log_softmax(-1) for m in members]).mean(0)
+
     with torch.no_grad():
-        mean = torch.stack([m(src[row : row + 1, :length], lengths[row : row + 1],
-                              tgt_in).log_softmax(-1)[0] for m in members]).mean(0)
-    log_probs = mean.log_softmax(-1)
-    return sum(log_probs[t, token].item() for t, token in enumerate(target))
+        return teacher_forced_score(mean_log_probs, src, lengths, row,
+                                    Hypothesis(tokens, 0.0), limit)
 
 
 def run_search(model, search: str, src, lengths):
