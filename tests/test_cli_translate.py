@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from seq2seq.benchmarks.train import ATTENTION_VARIANTS
 from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.translator import Translator
@@ -377,6 +378,45 @@ def test_bench_train_attention_times_every_setting_in_turn_and_keeps_its_fastest
                              (["--attention", "--steps", "0"], "--steps: expected a positive")):
         bad = CliRunner().invoke(main, ["bench", "train", "fra-eng", *options])
         assert bad.exit_code == 1 and message in bad.output
+
+
+def test_bench_train_attention_names_the_settings_the_recipes_model_cannot_take(
+        pairs_file, monkeypatch):
+    """A bidirectional encoder whose directions are concatenated gives outputs of twice the
+    decoder's size: dot attention cannot score them, and the table says so instead of the
+    whole benchmark failing; every other setting is timed, whatever attention and input
+    feeding the recipe itself sets."""
+    from seq2seq.trainer import Trainer
+
+    trained, real_steps = [], Trainer.train_steps
+
+    def recorded_steps(trainer, batches):
+        model = trainer.task.recipe.model
+        trained.append((model.attention, model.input_feeding))
+        real_steps(trainer, batches)
+
+    monkeypatch.setattr(Trainer, "train_steps", recorded_steps)
+    result = CliRunner().invoke(main, [
+        "bench", "train", "fra-eng", "--attention", "--steps", "1", "--rounds", "1",
+        "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
+        "--set", "model.embedding=4", "--set", "model.layers=1",
+        "--set", "model.bidirectional_encoder=true", "--set", "model.bridge=concat",
+        "--set", "model.attention=general", "--set", "model.input_feeding=true",
+        "--set", "train.batch_size=4"])
+    assert result.exit_code == 0, result.output
+    rows = {tuple(line.split()[:2]): line for line in result.output.splitlines()[2:]}
+    assert len(rows) == 7
+    for feeding in ("no", "yes"):
+        assert 'not run: model.attention: "dot" needs encoder outputs' in rows["dot", feeding]
+    timed = [line for key, line in rows.items() if key[0] != "dot"]
+    assert len(timed) == 5 and all("not run" not in line for line in timed)
+    assert trained == [(kind, feeding) for kind, feeding in ATTENTION_VARIANTS
+                       if kind != "dot"] * 2  # the warm-up round and the timed one
+    assert rows["none", "no"].split()[-1] == "1.00"
+    baseline = CliRunner().invoke(main, [  # the baseline's own fault still stops it
+        "bench", "train", "fra-eng", "--attention", "--set", f"data.path={pairs_file}",
+        "--set", "model.units=0"])
+    assert baseline.exit_code == 1 and "model.units: expected a positive" in baseline.output
 
 
 def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):
