@@ -9,6 +9,7 @@ an unreferenced ``*.tmp`` directory behind, and the previous checkpoint intact.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -20,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from seq2seq.errors import UserError
+from seq2seq.runtime.manifest import MANIFEST, is_export
 
 WEIGHTS = "model.safetensors"
 STATE = "state.pt"
@@ -109,7 +111,23 @@ def resolve(run_or_checkpoint: Path, which: str = "best") -> Path:
             return target
     if not path.exists():
         raise UserError(f"{path}: no such run directory")
+    refuse_export(path)
     raise UserError(f"{path}: no checkpoint found (expected {root}/{which}/{WEIGHTS})")
+
+
+def refuse_export(directory: Path) -> None:
+    """Raise a UserError saying so if ``directory`` is what ``seq2seq export`` wrote (it
+    only translates), naming the run it was exported from where its manifest says."""
+    if not is_export(directory):
+        return
+    try:
+        origin = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
+        origin = f" ({origin['exported_from']['run']})"
+    except (OSError, ValueError, KeyError, TypeError):  # a broken manifest: say no more
+        origin = ""
+    raise UserError(f"{directory}: an export (seq2seq export), not a run directory: "
+                    f"`seq2seq translate {directory}` decodes with it; this needs the run "
+                    f"directory it was exported from{origin}")
 
 
 def load_weights(model: torch.nn.Module, checkpoint: Path) -> None:

@@ -435,6 +435,30 @@ def test_export_refuses_a_run_without_a_checkpoint_and_a_foreign_out(trained_run
     assert (occupied / "notes.txt").read_text() == "mine"
 
 
+def test_commands_that_need_a_run_directory_name_an_export_and_its_run(trained_run, exported,
+                                                                      export_copy):
+    """An export only translates: every command that needs the run directory (its
+    checkpoint, recipe or data) says the directory is an export and names its run, rather
+    than that no checkpoint or recipe was found."""
+    said = f"{exported}: an export (seq2seq export), not a run directory"
+    for command in (["evaluate", exported, "--split", "valid"],
+                    ["align", exported, "Go.", "--out", exported.parent / "go.png"],
+                    ["export", exported, "--out", exported.parent / "again"],
+                    ["bench", "decode", exported], ["train", "--resume", exported],
+                    ["translate", trained_run, "--ensemble", exported]):
+        result = cli(*command, input="Go.\n")
+        assert result.exit_code == 1 and "Traceback" not in result.output, command
+        assert said in result.output and f"exported from ({trained_run})" in result.output, \
+            (command, result.output)
+    assert not (exported.parent / "again").exists() and not (exported.parent / "go.png").exists()
+    with pytest.raises(UserError, match="an export"):
+        Translator.from_pretrained(exported)
+    (export_copy / "manifest.json").write_text("{", encoding="utf-8")  # broken: no origin
+    result = cli("evaluate", export_copy, "--split", "valid")
+    assert result.exit_code == 1
+    assert f"{export_copy}: an export" in result.output and "exported from\n" in result.output
+
+
 def test_exporting_again_replaces_an_earlier_export_whole(trained_run, exported, tmp_path):
     out = tmp_path / "again"
     shutil.copytree(exported, out)
