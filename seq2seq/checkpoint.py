@@ -9,7 +9,6 @@ an unreferenced ``*.tmp`` directory behind, and the previous checkpoint intact.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
@@ -21,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from seq2seq.errors import UserError
+from seq2seq.runtime.files import read_json_object
 from seq2seq.runtime.manifest import MANIFEST, is_export
 
 WEIGHTS = "model.safetensors"
@@ -120,10 +120,10 @@ def refuse_export(directory: Path) -> None:
     only translates), naming the run it was exported from where its manifest says."""
     if not is_export(directory):
         return
-    try:
-        origin = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
-        origin = f" ({origin['exported_from']['run']})"
-    except (OSError, ValueError, KeyError, TypeError):  # a broken manifest: say no more
+    try:  # the run as it was given to seq2seq export (relative to where that ran)
+        origin = read_json_object(Path(directory) / MANIFEST, "export manifest")
+        origin = f" (its manifest says {origin['exported_from']['run']})"
+    except (UserError, KeyError, TypeError):  # a broken manifest: say no more
         origin = ""
     raise UserError(f"{directory}: an export (seq2seq export), not a run directory: "
                     f"`seq2seq translate {directory}` decodes with it; this needs the run "

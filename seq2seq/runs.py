@@ -92,7 +92,8 @@ def read_resumed_recipe(directory: Path, overrides: list[str] = ()) -> Any:
     """The recipe of the run in ``directory`` with ``--set`` overrides for resuming it;
     an override of a key outside :data:`RESUMABLE_KEYS` that changes it is an error
     naming it."""
-    checkpoint.refuse_export(directory)
+    if not (Path(directory) / "config.json").exists():
+        checkpoint.refuse_export(directory)
     saved = read_saved_recipe(directory)
     config = from_mapping(type(saved), apply_overrides(to_mapping(saved), list(overrides)))
     before, after = _flat(to_mapping(saved)), _flat(to_mapping(config))

@@ -448,9 +448,13 @@ def test_commands_that_need_a_run_directory_name_an_export_and_its_run(trained_r
                     ["translate", trained_run, "--ensemble", exported]):
         result = cli(*command, input="Go.\n")
         assert result.exit_code == 1 and "Traceback" not in result.output, command
-        assert said in result.output and f"exported from ({trained_run})" in result.output, \
-            (command, result.output)
+        assert said in result.output, (command, result.output)
+        assert f"exported from (its manifest says {trained_run})" in result.output, command
     assert not (exported.parent / "again").exists() and not (exported.parent / "go.png").exists()
+    # a run trained into an export directory would be replaced whole by exporting again
+    result = cli("train", "fra-eng", "--out", exported)
+    assert result.exit_code == 1 and f"--out {exported}: holds an export" in result.output
+    assert not (exported / "checkpoints").exists()
     with pytest.raises(UserError, match="an export"):
         Translator.from_pretrained(exported)
     (export_copy / "manifest.json").write_text("{", encoding="utf-8")  # broken: no origin

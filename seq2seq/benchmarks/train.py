@@ -103,7 +103,7 @@ def run_attention_benchmark(recipe_name: str, recipes_dir: Path, overrides: list
             try:
                 recipe = load_recipe(TranslationRecipe, path, [*fixed, *settings])
             except UserError as error:
-                if kind == "none":  # the baseline: the recipe itself is at fault
+                if kind == "none":  # never, where the recipe itself loaded; no baseline
                     raise
                 not_run[kind, feeding] = str(error)
                 continue

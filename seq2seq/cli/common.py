@@ -13,6 +13,7 @@ import click
 
 from seq2seq.errors import UserError
 from seq2seq.limits import MAX_THREADS
+from seq2seq.runtime.manifest import is_export
 
 
 def training_options(command):
@@ -81,6 +82,9 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
                             "another --out")
         if run_dir.exists() and not run_dir.is_dir():
             raise UserError(f"--out {run_dir}: a file, not a directory")
+        if is_export(run_dir):  # exporting again there would replace the run whole
+            raise UserError(f"--out {run_dir}: holds an export (seq2seq export); choose "
+                            "another --out")
         config = load_task_recipe(recipe or default_recipe, overrides)
     if expected_task is not None and config.task != expected_task:
         raise UserError(f"{recipe or run_dir}: a {config.task} recipe; this command trains "
