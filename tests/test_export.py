@@ -32,7 +32,7 @@ from seq2seq.export.graphs import decoder_step_graph, encoder_graph, state_names
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
 from seq2seq.runtime import OnnxTranslator
 from seq2seq.runtime import search as runtime_search
-from seq2seq.search import SearchConfig, decode
+from seq2seq.search import SearchConfig, decode, greedy_search
 from seq2seq.translator import Translator
 from tests.conftest import PAIRS
 
@@ -212,6 +212,15 @@ def test_the_runtime_search_equals_the_torch_search_on_every_setting(attention):
         ended_early += sum(len(h.tokens) < limit - 1 for nbest, limit in zip(got, limits)
                            for h in nbest)
     assert ended_early > len(SETTINGS)  # the settings met outputs ending with eos
+    # greedy search with alpha (decode runs beam search then): eos, padded after an output
+    # stopped by its limit, is not counted in its length
+    search = SearchConfig(alpha=0.6, max_len_ratio=0.4)
+    with torch.no_grad():
+        expected = greedy_search(model, src, lengths, 1, 2, search)
+    got = runtime_search.greedy_search(arrays, src.numpy(), lengths.numpy(), 1, 2, search)
+    assert [h.tokens for h in got] == [h.tokens for h in expected]
+    assert [h.normalized_score for h in got] == pytest.approx(
+        [h.normalized_score for h in expected], abs=1e-6)
 
 
 def test_the_beam_candidates_graph_ranks_as_the_numpy_reference_does():

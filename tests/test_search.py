@@ -1,6 +1,7 @@
 """Batched beam search and sampling: golden cases on a scripted model, invariants on tiny
 random translators, and parity with a naive one-sentence beam search written here."""
 
+import dataclasses
 import itertools
 import math
 
@@ -398,6 +399,34 @@ def test_sampling_at_temperature_near_0_or_with_top_k_1_is_greedy(seed, name):
         sampled = sample(model, src, lengths, BOS, EOS, config, torch.Generator().manual_seed(0))
         assert [h.tokens for h in sampled] == [h.tokens for h in greedy]
         assert [h.score for h in sampled] == pytest.approx([h.score for h in greedy], abs=1e-4)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("min_len", [0, 50])
+def test_greedy_and_sampled_normalised_scores_count_eos_only_where_it_was_chosen(
+        seed, name, min_len):
+    """A sentence stopped by its length limit beside a longer one was padded with eos, and
+    the length penalty counted that eos: its normalised score changed with its batch. Each
+    is normalised by its output's length, plus one where the search chose eos (min_len 50:
+    every output stops at its limit)."""
+    model = tiny_model(seed, name)
+    src, lengths = toy_batch()
+    config = SearchConfig(alpha=0.6, min_len=min_len)
+    limits = max_lengths(lengths, config).tolist()
+    searches = (
+        lambda s, n: greedy_search(model, s, n, BOS, EOS, config),
+        lambda s, n: sample(model, s, n, BOS, EOS, dataclasses.replace(config, top_k=1),
+                            torch.Generator().manual_seed(0)))
+    for search in searches:
+        for row, hypothesis in enumerate(search(src, lengths)):
+            ended = len(hypothesis.tokens) < limits[row]
+            penalty = length_penalty(len(hypothesis.tokens) + ended, config.alpha)
+            assert hypothesis.normalized_score == pytest.approx(hypothesis.score / penalty)
+            alone = search(src[row : row + 1, : lengths[row]], lengths[row : row + 1])[0]
+            assert alone.tokens == hypothesis.tokens
+            assert alone.normalized_score == pytest.approx(hypothesis.normalized_score,
+                                                           abs=1e-4)
 
 
 def test_sampling_is_deterministic_given_a_generator_and_scores_are_log_probabilities():

@@ -139,6 +139,7 @@ def greedy_search(model: RuntimeDecodable, src: np.ndarray, src_lengths: np.ndar
     outputs = np.full((batch, longest), eos_id, dtype=np.int64)
     scores = np.zeros(batch, dtype=np.float32)
     finished = np.zeros(batch, dtype=bool)
+    ended = np.zeros(batch, dtype=bool)  # chose eos (not only padded with it at the limit)
     rows = np.arange(batch)
     steps = 0
     for step in range(longest):
@@ -147,14 +148,16 @@ def greedy_search(model: RuntimeDecodable, src: np.ndarray, src_lengths: np.ndar
         tokens = log_probs.argmax(-1)
         scores += np.where(finished, np.float32(0), log_probs[rows, tokens])
         outputs[:, step] = np.where(finished, eos_id, tokens)
+        ended |= (tokens == eos_id) & ~finished
         finished |= (tokens == eos_id) | (step + 1 >= limits)
         steps = step + 1
         if finished.all():
             break
     hypotheses = []
-    for row, score in zip(outputs[:, :steps].tolist(), scores.tolist()):
+    for row, score, chose_eos in zip(outputs[:, :steps].tolist(), scores.tolist(),
+                                     ended.tolist()):
         output = row[: row.index(eos_id)] if eos_id in row else row
-        scored_length = len(output) + (eos_id in row)
+        scored_length = len(output) + chose_eos
         hypotheses.append(Hypothesis(output, score,
                                      score / length_penalty(scored_length, config.alpha)))
     return hypotheses

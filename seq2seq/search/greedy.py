@@ -82,6 +82,8 @@ def _one_path(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bo
     outputs = torch.full((batch, longest), eos_id, dtype=torch.long, device=device)
     scores = torch.zeros(batch, device=device)
     finished = torch.zeros(batch, dtype=torch.bool, device=device)
+    # chose eos (the rows stopped by their limit are padded with eos all the same)
+    ended = torch.zeros(batch, dtype=torch.bool, device=device)
     steps = 0
     for step in range(longest):
         logits, state = model.step(tokens, state)
@@ -90,14 +92,16 @@ def _one_path(model: Decodable, src: torch.Tensor, src_lengths: torch.Tensor, bo
         tokens = choose(log_probs)
         scores += log_probs.gather(1, tokens[:, None])[:, 0].masked_fill_(finished, 0.0)
         outputs[:, step] = tokens.masked_fill(finished, eos_id)
+        ended |= (tokens == eos_id) & ~finished
         finished |= (tokens == eos_id) | (step + 1 >= limits)
         steps = step + 1
         if steps % check_every == 0 and bool(finished.all()):
             break
     hypotheses = []
-    for row, score in zip(outputs[:, :steps].tolist(), scores.tolist()):
+    for row, score, chose_eos in zip(outputs[:, :steps].tolist(), scores.tolist(),
+                                     ended.tolist()):
         output = _until_eos(row, eos_id)
-        scored_length = len(output) + (eos_id in row)
+        scored_length = len(output) + chose_eos  # eos counts where it was chosen
         hypotheses.append(Hypothesis(output, score,
                                      score / length_penalty(scored_length, config.alpha)))
     return hypotheses
