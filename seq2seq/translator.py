@@ -118,8 +118,11 @@ class Translator:
         :attr:`max_input_len`, no hypothesis) is a :class:`UserError` saying why."""
         if not sentence.strip():
             raise UserError("align: expected a sentence, got an empty one")
-        (line,) = self.translate_lines([sentence], self.search_config(
-            {"beam_size": "beam"}, beam_size=beam), attention=True)
+        # the best hypothesis only, searched for (greedy or beam), whatever n-best or
+        # sampling the run decodes with
+        config = self.search_config({"beam_size": "beam"}, beam_size=beam, nbest=1,
+                                    sample=False, temperature=1.0, top_k=0)
+        (line,) = self.translate_lines([sentence], config, attention=True)
         if line.untranslated == "too long":
             raise UserError(f"align: {line.source_tokens:,} source tokens, over "
                             f"max_input_len {self.max_input_len:,}")
@@ -148,6 +151,9 @@ class Translator:
              "temperature": "temperature", "top_k": "top_k"},
             beam_size=beam, nbest=nbest, alpha=alpha, temperature=temperature, top_k=top_k,
             **search)
+        if seed is not None and not config.sample:  # as --seed without --sample
+            raise UserError("seed: applies only to sampling; set sample=True (or leave it "
+                            "at None)")
         generator = None if seed is None else torch.Generator().manual_seed(seed)
         lines = self.translate_lines(list(sentences), config, generator)
         return api_results(lines, self.max_input_len, scores or nbest > 1)

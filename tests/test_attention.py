@@ -320,11 +320,32 @@ def test_align_draws_a_png_and_bad_requests_are_one_line(attention_run, tmp_path
         # escapes); in an input file they are an error naming the line
         (["align", str(attention_run), "I \udcff see."], "TEXT: expected UTF-8 text, got "
                                                           "byte 0xff"),
-        (["align", str(attention_run), "I see.", "--out", str(tmp_path)], "Is a directory"),
+        (["align", str(attention_run), "I see.", "--out", str(tmp_path)],
+         f"{tmp_path}: exists and is not a regular file"),
+        (["align", str(attention_run), "I see.", "--out", ""], "expected a file name"),
     ]:
         bad = cli(*arguments, input="Go.\n")
         assert bad.exit_code == 1 and message in bad.output, bad.output
         assert "Traceback" not in bad.output
+
+
+def test_align_searches_for_the_best_hypothesis_whatever_the_run_decodes_with(attention_run):
+    """A run decoding n-best lists (decode.nbest 3) or sampling (decode.sample) made
+    align --beam 1 an error (nbest over the beam) or a random draw; align draws the best
+    hypothesis, searched for."""
+    import dataclasses
+
+    from seq2seq.translator import Translator
+
+    translator = Translator.from_pretrained(attention_run)
+    greedy = translator.translate(["I see."], beam=1)[0]
+    beam = translator.translate(["I see."], beam=3)[0]
+    run_settings = translator.search
+    for decode in (dict(beam_size=5, nbest=3), dict(sample=True, temperature=0.7, top_k=3)):
+        translator.search = dataclasses.replace(run_settings, **decode)
+        assert translator.align("I see.", beam=1).text == greedy
+        assert translator.align("I see.", beam=3).text == beam
+    assert translator.align("I see.").text == greedy  # the sampling run's own beam: 1
 
 
 @pytest.fixture

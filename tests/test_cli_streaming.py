@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from seq2seq.cli import main
+from seq2seq.errors import UserError
 from seq2seq.progress import PlainProgress
 from seq2seq.translator import Translator
 from tests.conftest import FAST, PAIRS
@@ -215,6 +216,8 @@ def test_sampling_from_the_command_line_and_the_api(run_dir):
     translator = Translator.from_pretrained(run_dir)
     api = translator.translate(["Go.", "Hi.", "I see."], sample=True, temperature=1.5, seed=3)
     assert api == first.stdout.split("\n")[:-1]
+    with pytest.raises(UserError, match="seed: applies only to sampling"):  # not ignored
+        translator.translate(["Go."], seed=3)
     for arguments, message in [(["--temperature", "0.5"], "--temperature: applies only with "
                                                           "--sample"),
                                (["--sample", "--beam", "3"], "--beam: sampling draws one output "

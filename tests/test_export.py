@@ -442,6 +442,14 @@ def test_export_refuses_a_run_without_a_checkpoint_and_a_foreign_out(trained_run
     result = cli("export", trained_run, "--out", occupied)
     assert result.exit_code == 1 and "exists and is not an export" in result.output
     assert (occupied / "notes.txt").read_text() == "mine"
+    # another program's manifest.json does not make a directory an export to replace
+    (occupied / "manifest.json").write_text('{"name": "app"}')
+    result = cli("export", trained_run, "--out", occupied)
+    assert result.exit_code == 1 and "exists and is not an export" in result.output
+    assert (occupied / "notes.txt").read_text() == "mine"
+    for name in (".", ".."):
+        result = cli("export", trained_run, "--out", name)
+        assert result.exit_code == 1 and "expected the export directory's name" in result.output
 
 
 def test_commands_that_need_a_run_directory_name_an_export_and_its_run(trained_run, exported,

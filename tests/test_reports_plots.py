@@ -141,6 +141,33 @@ def test_save_figure_failure_leaves_target_and_no_temp(tmp_path):
     assert_only(tmp_path, "plot.png")
 
 
+def test_save_figure_replaces_only_a_regular_file_and_names_the_path_it_was_given(tmp_path):
+    """A pipe, a directory or a device at the path was replaced by the PNG (as root,
+    /dev/full too); an empty path was a traceback; an unwritable place named the
+    temporary file."""
+    import os
+
+    from matplotlib.figure import Figure
+
+    from seq2seq.errors import UserError
+
+    pipe, directory = tmp_path / "pipe", tmp_path / "dir"
+    os.mkfifo(pipe)
+    directory.mkdir()
+    for path in (pipe, directory):
+        with pytest.raises(UserError, match=f"{path}: exists and is not a regular file"):
+            save_figure(Figure(), path)
+    assert pipe.is_fifo() and directory.is_dir()
+    for empty in ("", ".", ".."):
+        with pytest.raises(UserError, match="expected a file name for the PNG"):
+            save_figure(Figure(), empty)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    with pytest.raises(UserError, match=rf"^{blocked / 'a.png'}: cannot write \("):
+        save_figure(Figure(), blocked / "a.png")
+    assert_only(tmp_path, "pipe", "dir", "file")
+
+
 def test_save_figure_honours_umask(tmp_path):
     import os
 

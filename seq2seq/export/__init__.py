@@ -34,7 +34,7 @@ from seq2seq.export.graphs import (
     encoder_graph,
     state_names,
 )
-from seq2seq.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST, is_export, sha256
+from seq2seq.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST, says_export, sha256
 from seq2seq.runtime.translator import DECODE_FILE
 
 __all__ = ["QUANTIZATIONS", "export_run"]
@@ -58,7 +58,9 @@ def export_run(run_dir: str | Path, out: str | Path, quantize: str = "none",
     if quantize not in QUANTIZATIONS:
         raise UserError(f"--quantize: expected one of {list(QUANTIZATIONS)}, got {quantize!r}")
     run_dir, out = Path(run_dir), Path(out)
-    if out.exists() and not (out.is_dir() and (is_export(out) or not any(out.iterdir()))):
+    if out.name in ("", ".", ".."):
+        raise UserError(f"--out {str(out)!r}: expected the export directory's name")
+    if out.exists() and not (out.is_dir() and (says_export(out) or not any(out.iterdir()))):
         raise UserError(f"{out}: exists and is not an export; choose another --out")
     translator = Translator.from_pretrained(run_dir)
     model = translator.model

@@ -8,6 +8,7 @@ atomically by :func:`save_figure`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from seq2seq import preload
+from seq2seq.errors import UserError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -60,14 +62,21 @@ def save_figure(fig: Figure, path: str | Path) -> None:
         path: the target ``.png`` file; an existing file is replaced.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.name in ("", ".", ".."):
+        raise UserError(f"{str(path)!r}: expected a file name for the PNG")
+    if path.exists() and not path.is_file():  # a directory, a pipe, a device: not replaced
+        raise UserError(f"{path}: exists and is not a regular file; choose another path")
     # Unique per process and thread; created by savefig itself, so the umask sets its mode.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(tmp, format="png")
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+    except BaseException as error:
+        with contextlib.suppress(OSError):  # e.g. no directory to hold it either
+            tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError):  # named by the path asked for, not the temporary file
+            raise UserError(f"{path}: cannot write ({error.strerror or error})") from None
         raise
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from seq2seq.runtime.errors import UserError
 from seq2seq.runtime.files import read_json_object
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "is_export", "read_manifest", "sha256"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "is_export", "read_manifest", "says_export",
+           "sha256"]
 
 MANIFEST = "manifest.json"
 FORMAT = "seq2seq-export"
@@ -33,6 +34,15 @@ def sha256(path: Path) -> str:
 def is_export(directory: str | Path) -> bool:
     """Whether ``directory`` is an export (it has a manifest), not a run directory."""
     return (Path(directory) / MANIFEST).is_file()
+
+
+def says_export(directory: str | Path) -> bool:
+    """Whether ``directory``'s manifest names this format: what ``seq2seq export`` may
+    replace (another program's ``manifest.json`` does not make a directory an export)."""
+    try:
+        return read_json_object(Path(directory) / MANIFEST, "manifest").get("format") == FORMAT
+    except UserError:
+        return False
 
 
 def read_manifest(directory: str | Path) -> dict:
