@@ -1,6 +1,7 @@
 """``seq2seq mnist train | eval | predict`` end to end on the embedded digits (seconds)."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -94,6 +95,30 @@ def test_resume_a_finished_run_for_more_epochs(trained_run, tmp_path):
     assert [json.loads(row)["epoch"] for row in rows] == [1, 2]
 
 
+def test_resume_checks_both_checkpoint_links_before_training(trained_run, tmp_path):
+    """A best link leading out of the run, or a last checkpoint without its saved recipe,
+    was found only after an epoch's training had pruned the run's only checkpoint."""
+    import os
+    import shutil
+
+    outside, missing = tmp_path / "outside", tmp_path / "missing"
+    for copy in (outside, missing):
+        shutil.copytree(trained_run, copy, symlinks=True)
+    best = outside / "checkpoints" / "best"
+    target = (trained_run / "checkpoints" / "best").resolve()
+    best.unlink()
+    os.symlink(target, best)
+    (missing / "checkpoints" / "last").resolve().joinpath("config.json").unlink()
+    for run_dir, message in ((outside, "expected a link to a checkpoint inside"),
+                             (missing, "config.json: saved recipe not found")):
+        kept = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+        result = CliRunner().invoke(main, ["train", "--resume", str(run_dir),
+                                           "--set", "train.epochs=2"])
+        assert result.exit_code == 1 and message in result.output, result.output
+        assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == kept
+        assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
+
+
 def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, tmp_path):
     runner = CliRunner()
     not_an_image = tmp_path / "notes.png"
@@ -177,6 +202,14 @@ def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path):
         assert message in result.output and "Traceback" not in result.output
         assert len(result.output.strip().splitlines()[-1:]) == 1
     assert a_file.read_text() == "x"
+    foreign = tmp_path / "project"  # another program's config.json was overwritten
+    foreign.mkdir()
+    (foreign / "config.json").write_text('{"mine": 1}')
+    for out, message in ((foreign, "holds a config.json that no run saved"),
+                         (Path("."), "expected the run directory's name")):
+        result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--out", str(out)])
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert (foreign / "config.json").read_text() == '{"mine": 1}'
 
 
 def test_a_new_run_does_not_add_to_the_metrics_of_one_that_failed(tmp_path):

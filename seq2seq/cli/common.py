@@ -80,11 +80,14 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
             raise UserError(f"{run_dir / 'metrics.jsonl'}: left by a run that saved no "
                             "checkpoint; a new run would add to it: remove it, or choose "
                             "another --out")
+        if run_dir.name in ("", ".", ".."):
+            raise UserError(f"--out {str(run_dir)!r}: expected the run directory's name")
         if run_dir.exists() and not run_dir.is_dir():
             raise UserError(f"--out {run_dir}: a file, not a directory")
         if is_export(run_dir):  # exporting again there would replace the run whole
             raise UserError(f"--out {run_dir}: holds an export (seq2seq export); choose "
                             "another --out")
+        _refuse_foreign_config(run_dir)
         config = load_task_recipe(recipe or default_recipe, overrides)
     if expected_task is not None and config.task != expected_task:
         raise UserError(f"{recipe or run_dir}: a {config.task} recipe; this command trains "
@@ -102,10 +105,27 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     return config, run_dir, resume_dir is not None
 
 
+def _refuse_foreign_config(run_dir: Path) -> None:
+    """A ``config.json`` in ``--out`` that is not a recipe a run saved (a run that failed
+    before its first checkpoint leaves one, and may start again there) would be
+    overwritten: an error naming it."""
+    from seq2seq.runs import read_saved_recipe
+
+    if not (run_dir / "config.json").is_file():
+        return
+    try:
+        read_saved_recipe(run_dir)
+    except UserError:
+        raise UserError(f"--out {run_dir}: holds a config.json that no run saved, which a run "
+                        "would overwrite; choose another --out") from None
+
+
 def run_training(trainer, resuming: bool, resume_command: str) -> None:
     """Fit (after resuming if asked); Ctrl-C ends with status 130 and how to continue."""
     from seq2seq.trainer import Interrupted
 
+    if resuming:  # the checkpoints a run reads at its end, checked before it trains
+        _check_checkpoints(trainer.run_dir)
     trainer.run_dir.mkdir(parents=True, exist_ok=True)
     trainer.task.save_extra(trainer.run_dir)
     if resuming:
@@ -116,6 +136,17 @@ def run_training(trainer, resuming: bool, resume_command: str) -> None:
         click.echo(f"{stop}; continue with: {resume_command} --resume {trainer.run_dir}",
                    err=True)
         raise SystemExit(130) from None
+
+
+def _check_checkpoints(run_dir: Path) -> None:
+    """Both links of a run being resumed lead to a checkpoint inside it with its saved
+    recipe: a bad ``best`` link or a checkpoint without its ``config.json`` was found only
+    after an epoch's training, by then pruned of the run's only checkpoint."""
+    from seq2seq import checkpoint
+    from seq2seq.runs import read_saved_recipe
+
+    for which in ("last", "best"):
+        read_saved_recipe(checkpoint.resolve(run_dir, which))
 
 
 def check_utf8(text: str, name: str) -> str:

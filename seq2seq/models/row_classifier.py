@@ -10,6 +10,7 @@ from torch import nn
 
 from seq2seq.core import StackedRNN
 from seq2seq.errors import UserError
+from seq2seq.limits import check_model_sizes
 
 
 @dataclass
@@ -34,6 +35,8 @@ class RowClassifierConfig:
         if self.input_projection < 0:
             raise UserError(f"model.input_projection: expected 0 (none) or a size, "
                             f"got {self.input_projection}")
+        check_model_sizes({"units": self.units, "layers": self.layers,
+                           "input_projection": self.input_projection})
 
 
 class RowClassifier(nn.Module):

@@ -30,6 +30,7 @@ from seq2seq.config import reject_inapplicable
 from seq2seq.core import LSTMStep, StackedRNN, StepCache, select_state, step_applies
 from seq2seq.core.segments import outputs_by_length
 from seq2seq.errors import UserError
+from seq2seq.limits import check_model_sizes
 from seq2seq.models.attention import SCORES, Attention, AttentionKind, EncoderMemory
 
 State = list[tuple[torch.Tensor, ...]]  # one tuple per decoder layer: (h, c) or (h,)
@@ -50,6 +51,8 @@ def check_sizes(config) -> None:
                         f"got {config.embedding}")
     if not 0 <= config.dropout < 1:
         raise UserError(f"model.dropout: expected a fraction in [0, 1), got {config.dropout}")
+    check_model_sizes({"units": config.units, "layers": config.layers,
+                       "embedding": config.embedding})
 
 
 @dataclass
