@@ -109,6 +109,10 @@ def resolve(run_or_checkpoint: Path, which: str = "best") -> Path:
                 raise UserError(f"{candidate}: expected a link to a checkpoint inside {root}, "
                                 f"got one to {target}")
             return target
+        if candidate.is_symlink() or candidate.exists():  # there, but damaged: not skipped
+            raise UserError(f"{candidate}: expected a link to a checkpoint directory with "
+                            f"{WEIGHTS}; it leads to none (a broken or looping link, or a "
+                            f"damaged checkpoint)")
     if not path.exists():
         raise UserError(f"{path}: no such run directory")
     refuse_export(path)
@@ -160,5 +164,7 @@ def load_state(checkpoint: Path) -> dict:
         reason = next((line for line in lines if "GLOBAL" in line), lines[0])
         raise UserError(f"{path}: refused: the training state holds something other than "
                         f"tensors and plain values ({reason})") from None
-    except Exception as error:
-        raise UserError(f"{path}: unreadable training state ({error})") from None
+    except Exception as error:  # an empty file raises EOFError with no message
+        reason = str(error) or ("empty or truncated" if isinstance(error, EOFError)
+                                else type(error).__name__)
+        raise UserError(f"{path}: unreadable training state ({reason})") from None

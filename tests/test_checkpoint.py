@@ -66,6 +66,15 @@ def test_a_state_carrying_a_pickle_payload_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned").exists()
 
 
+def test_an_empty_or_damaged_training_state_is_one_line_saying_so(tmp_path):
+    checkpoint.write_checkpoint(tmp_path, 1, torch.nn.Linear(2, 2), {"n": 1})
+    state = checkpoint.resolve(tmp_path, "last") / checkpoint.STATE
+    for content, reason in ((b"", r"\(empty or truncated\)"), (b"PK\x03\x04", r"\(.*zip")):
+        state.write_bytes(content)
+        with pytest.raises(UserError, match=rf"{state}: unreadable training state {reason}"):
+            checkpoint.load_state(state.parent)
+
+
 def test_links_must_stay_inside_the_checkpoints_directory(tmp_path):
     checkpoint.write_checkpoint(tmp_path / "other", 1, torch.nn.Linear(2, 2), {"n": 1})
     checkpoint.write_checkpoint(tmp_path / "run", 1, torch.nn.Linear(2, 2), {"n": 1})
@@ -74,6 +83,27 @@ def test_links_must_stay_inside_the_checkpoints_directory(tmp_path):
     os.symlink(tmp_path / "other" / "checkpoints" / "step-00000001", link)
     with pytest.raises(UserError, match=r"last: expected a link to a checkpoint inside"):
         checkpoint.resolve(tmp_path / "run", "last")
+
+
+@pytest.mark.parametrize("damage", ["dangling", "looping", "a plain file", "no weights"])
+def test_a_damaged_best_link_is_an_error_not_a_silent_fall_back_to_last(tmp_path, damage):
+    """Only a missing best (no evaluation yet) falls back to last; a best that is there
+    but leads to no checkpoint was silently replaced by last."""
+    checkpoint.write_checkpoint(tmp_path, 1, torch.nn.Linear(2, 2), {"n": 1})
+    best = tmp_path / "checkpoints" / "best"
+    assert checkpoint.resolve(tmp_path, "best").name == "step-00000001"  # best missing
+    if damage == "dangling":
+        os.symlink("step-00000099", best)
+    elif damage == "looping":
+        os.symlink("best", best)
+    elif damage == "a plain file":
+        best.write_text("step-00000001")
+    else:
+        (tmp_path / "checkpoints" / "step-00000002").mkdir()
+        os.symlink("step-00000002", best)
+    with pytest.raises(UserError, match=rf"{best}: expected a link to a checkpoint directory"):
+        checkpoint.resolve(tmp_path, "best")
+    assert checkpoint.resolve(tmp_path, "last").name == "step-00000001"
 
 
 @pytest.mark.parametrize("name", ["../outside.spm.model", "ABSOLUTE"])

@@ -257,6 +257,8 @@ def test_skip_mode_counts_bad_lines(tmp_path):
      r"broken\.jsonl:2: not JSON \(Expecting property name enclosed in double quotes"),
     ("fourth.jsonl", '{"src": "a", "tgt": "b"}\n\n{"src": "c", "tgt": "d"}\nnot json\n',
      r"fourth\.jsonl:4: not JSON \(Expecting value, column 1\): 'not json'"),
+    ("array.jsonl", '{"src": "a", "tgt": "b"}\n[1]\n',  # was "row 0", and a stray log line
+     r"array\.jsonl:2: expected a JSON object of fields, got '\[1\]'"),
 ])
 def test_bad_files_raise_user_errors_naming_the_file(tmp_path, name, content, message):
     path = tmp_path / name

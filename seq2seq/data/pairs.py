@@ -274,15 +274,18 @@ def _read_file(path: Path, config: PairDataConfig) -> tuple[datasets.Dataset, in
 
 
 def _check_json_lines(path: Path, text: str) -> None:
-    """Every non-blank line of a JSON Lines file is JSON, or an error names the line (the
-    reader behind ``datasets`` counts rows from 0 and logs a line of its own)."""
+    """Every non-blank line of a JSON Lines file is a JSON object, or an error names the
+    line (the reader behind ``datasets`` counts rows from 0 and logs a line of its own)."""
     for number, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             try:
-                json.loads(line)
+                row = json.loads(line)
             except json.JSONDecodeError as error:
                 raise UserError(f"{path}:{number}: not JSON ({error.msg}, column "
                                 f"{error.colno}): {short_repr(line)}") from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{number}: expected a JSON object of fields, got "
+                                f"{short_repr(line)}")
 
 
 def _load_hub(config: PairDataConfig, where: str) -> datasets.Dataset:
