@@ -488,3 +488,10 @@ def test_exporting_again_replaces_an_earlier_export_whole(trained_run, exported,
     assert not (out / "stray.txt").exists()
     assert json.loads((out / "manifest.json").read_text())["quantize"] == "int8"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # --out a link to an earlier export: the link is replaced, its target kept, nothing left
+    target, link = tmp_path / "target", tmp_path / "link"
+    shutil.copytree(exported, target)
+    link.symlink_to(target)
+    export_run(trained_run, link, log=lambda _: None)
+    assert link.is_dir() and not link.is_symlink() and (target / "manifest.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

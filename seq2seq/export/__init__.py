@@ -129,5 +129,7 @@ def _move_into_place(building: Path, out: Path) -> None:
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
         os.replace(out, old)
     os.replace(building, out)
-    if old is not None:
+    if old is not None and old.is_symlink():  # --out was a link: it goes, its target stays
+        old.unlink()
+    elif old is not None:
         shutil.rmtree(old, ignore_errors=True)
