@@ -110,9 +110,10 @@ def resolve(run_or_checkpoint: Path, which: str = "best") -> Path:
                                 f"got one to {target}")
             return target
         if candidate.is_symlink() or candidate.exists():  # there, but damaged: not skipped
+            hint = "; remove it to fall back to checkpoints/last" if name == "best" else ""
             raise UserError(f"{candidate}: expected a link to a checkpoint directory with "
                             f"{WEIGHTS}; it leads to none (a broken or looping link, or a "
-                            f"damaged checkpoint)")
+                            f"damaged checkpoint){hint}")
     if not path.exists():
         raise UserError(f"{path}: no such run directory")
     refuse_export(path)

@@ -5,10 +5,12 @@ from seq2seq.errors import UserError
 
 MAX_SEED = 2**32 - 1  # torch's generators take 64 bits, and batching multiplies the seed
 MAX_THREADS = 1024
-# A model's sizes: past these the weights (one LSTM layer of 16,384 units holds 4 GB of
-# kernels in fp32, before the optimiser's state) fail to allocate deep inside torch
-MAX_UNITS = 16_384  # units, embedding and projection sizes
-MAX_LAYERS = 64
+# A model's sizes, far past any model that fits a machine's memory (a model that does
+# not fit is an allocation error, said in one line by the command line): beyond them
+# torch's size arithmetic overflows, or building the layers would not end, before any
+# allocation is tried
+MAX_UNITS = 1 << 20  # units, embedding and projection sizes
+MAX_LAYERS = 1024
 
 
 def check_model_sizes(sizes: dict[str, int]) -> None:

@@ -193,7 +193,7 @@ def test_resume_takes_neither_a_recipe_nor_another_out(trained_run, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path):
+def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path, monkeypatch):
     a_file = tmp_path / "file"
     a_file.write_text("x")
     for out, message in ((a_file, "a file, not a directory"), (a_file / "sub", "Not a directory")):
@@ -205,11 +205,14 @@ def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path):
     foreign = tmp_path / "project"  # another program's config.json was overwritten
     foreign.mkdir()
     (foreign / "config.json").write_text('{"mine": 1}')
-    for out, message in ((foreign, "holds a config.json that no run saved"),
-                         (Path("."), "expected the run directory's name")):
+    monkeypatch.chdir(foreign)
+    for out in (foreign, Path(".")):
         result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--out", str(out)])
-        assert result.exit_code == 1 and message in result.output, result.output
+        assert result.exit_code == 1, result.output
+        assert "config.json that this version does not read as a run's saved recipe" in \
+            result.output and "unknown key" in result.output
     assert (foreign / "config.json").read_text() == '{"mine": 1}'
+    assert sorted(p.name for p in foreign.iterdir()) == ["config.json"]
 
 
 def test_a_new_run_does_not_add_to_the_metrics_of_one_that_failed(tmp_path):

@@ -450,6 +450,10 @@ def test_export_refuses_a_run_without_a_checkpoint_and_a_foreign_out(trained_run
     for name in (".", ".."):
         result = cli("export", trained_run, "--out", name)
         assert result.exit_code == 1 and "expected the export directory's name" in result.output
+    broken = tmp_path / "broken"
+    broken.symlink_to(tmp_path / "nowhere")
+    result = cli("export", trained_run, "--out", broken)
+    assert result.exit_code == 1 and f"{broken}: a broken link" in result.output
 
 
 def test_commands_that_need_a_run_directory_name_an_export_and_its_run(trained_run, exported,

@@ -97,3 +97,13 @@ def test_truncated_and_foreign_files_are_one_line_errors(tmp_path):
         archive.writestr("hello.txt", "not a model")
     one_line_error(run_import(tmp_path, foreign), "not a Keras 3 .keras file")
     one_line_error(run_import(tmp_path, tmp_path / "none.keras"), "no such file")
+
+
+def test_the_out_directory_is_checked_as_trains_is(tmp_path):
+    """import-keras overwrote another program's config.json, and wrote into an export."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text('{"mine": 1}')
+    model = tmp_path / "model.keras"  # not read: --out is checked first
+    one_line_error(run_import(tmp_path, model), "holds a config.json that this version does "
+                                                "not read as a run's saved recipe")
+    assert (tmp_path / "run" / "config.json").read_text() == '{"mine": 1}'

@@ -141,7 +141,8 @@ def test_save_figure_failure_leaves_target_and_no_temp(tmp_path):
     assert_only(tmp_path, "plot.png")
 
 
-def test_save_figure_replaces_only_a_regular_file_and_names_the_path_it_was_given(tmp_path):
+def test_save_figure_replaces_only_a_regular_file_and_names_the_path_it_was_given(
+        tmp_path, monkeypatch):
     """A pipe, a directory or a device at the path was replaced by the PNG (as root,
     /dev/full too); an empty path was a traceback; an unwritable place named the
     temporary file."""
@@ -163,8 +164,16 @@ def test_save_figure_replaces_only_a_regular_file_and_names_the_path_it_was_give
             save_figure(Figure(), empty)
     blocked = tmp_path / "file"
     blocked.write_text("not a directory")
-    with pytest.raises(UserError, match=rf"^{blocked / 'a.png'}: cannot write \("):
-        save_figure(Figure(), blocked / "a.png")
+    for inside in (blocked / "a.png", blocked / "sub" / "a.png"):
+        with pytest.raises(UserError, match=rf"^{inside}: {blocked} is not a directory$"):
+            save_figure(Figure(), inside)
+
+    def full(source, _target):
+        raise OSError(28, "No space left on device", str(source))
+
+    monkeypatch.setattr(os, "replace", full)  # an error naming the temporary file
+    with pytest.raises(UserError, match=rf"^{directory / 'a.png'}: cannot write \(No space"):
+        save_figure(Figure(), directory / "a.png")
     assert_only(tmp_path, "pipe", "dir", "file")
 
 

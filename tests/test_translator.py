@@ -104,9 +104,9 @@ def test_bad_model_settings_name_the_key():
     ({"embedding": -1}, r"model.embedding: expected 0 \(one-hot\) or a size, got -1"),
     ({"dropout": 1.0}, r"model.dropout: expected a fraction in \[0, 1\), got 1.0"),
     ({"cell": "rnn"}, r"model.cell: expected 'lstm' or 'gru', got 'rnn'"),
-    ({"units": 16_385}, r"model.units: expected at most 16,384, got 16,385"),
-    ({"layers": 10**20}, r"model.layers: expected at most 64, got 1"),
-    ({"embedding": 10**6}, r"model.embedding: expected at most 16,384, got 1,000,000"),
+    ({"units": 2**40}, r"model.units: expected at most 1,048,576, got 1,099,511,627,776"),
+    ({"layers": 10**20}, r"model.layers: expected at most 1,024, got 1"),
+    ({"embedding": 2**21}, r"model.embedding: expected at most 1,048,576, got 2,097,152"),
 ])
 def test_bad_model_sizes_name_the_setting(config, setting, message):
     with pytest.raises(UserError, match=message):

@@ -81,6 +81,14 @@ class Seq2SeqGroup(LazyGroup):
             return super().invoke(ctx)
         except UserError as error:
             raise click.ClickException(str(error)) from None
+        except (MemoryError, RuntimeError) as error:
+            if not _out_of_memory(error):
+                raise
+            detail = str(error).split("\n")[0].split("can't allocate memory: ")[-1]
+            raise click.ClickException(
+                f"out of memory ({detail or type(error).__name__}); a smaller model "
+                f"(model.units, model.layers) or batch (train.batch_size, "
+                f"decode.batch_size) needs less") from None
         except BrokenPipeError:
             raise
         except OSError as error:
@@ -91,6 +99,12 @@ class Seq2SeqGroup(LazyGroup):
             if path is None:
                 raise
             raise click.ClickException(f"{path}: {error.strerror or error}") from None
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """A failed allocation: Python's, torch's on CPU, or CUDA's (without importing torch)."""
+    return (isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+            or "can't allocate memory" in str(error))
 
 
 # a write that failed for want of room (a full disk, a quota, /dev/full)

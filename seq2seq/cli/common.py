@@ -73,21 +73,7 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     else:
         if run_dir is None:
             raise click.UsageError("give --out RUN_DIR (or --resume RUN_DIR)")
-        if (run_dir / "checkpoints").exists():
-            raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue "
-                            "it, or choose another --out")
-        if (run_dir / "metrics.jsonl").exists():  # a run that failed before its checkpoint
-            raise UserError(f"{run_dir / 'metrics.jsonl'}: left by a run that saved no "
-                            "checkpoint; a new run would add to it: remove it, or choose "
-                            "another --out")
-        if run_dir.name in ("", ".", ".."):
-            raise UserError(f"--out {str(run_dir)!r}: expected the run directory's name")
-        if run_dir.exists() and not run_dir.is_dir():
-            raise UserError(f"--out {run_dir}: a file, not a directory")
-        if is_export(run_dir):  # exporting again there would replace the run whole
-            raise UserError(f"--out {run_dir}: holds an export (seq2seq export); choose "
-                            "another --out")
-        _refuse_foreign_config(run_dir)
+        check_new_run_dir(run_dir)
         config = load_task_recipe(recipe or default_recipe, overrides)
     if expected_task is not None and config.task != expected_task:
         raise UserError(f"{recipe or run_dir}: a {config.task} recipe; this command trains "
@@ -105,19 +91,33 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     return config, run_dir, resume_dir is not None
 
 
-def _refuse_foreign_config(run_dir: Path) -> None:
-    """A ``config.json`` in ``--out`` that is not a recipe a run saved (a run that failed
-    before its first checkpoint leaves one, and may start again there) would be
-    overwritten: an error naming it."""
+def check_new_run_dir(run_dir: Path) -> None:
+    """``--out`` of a new run (``train``, ``import-keras``) holds nothing the run would add
+    to or overwrite: not a run, an export, a file, or a ``config.json`` that is not a
+    recipe a run saved (a run that failed before its first checkpoint leaves one, and may
+    start again there); an error naming what is there otherwise."""
     from seq2seq.runs import read_saved_recipe
 
+    if (run_dir / "checkpoints").exists():
+        raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue "
+                        "it, or choose another --out")
+    if (run_dir / "metrics.jsonl").exists():  # a run that failed before its checkpoint
+        raise UserError(f"{run_dir / 'metrics.jsonl'}: left by a run that saved no "
+                        "checkpoint; a new run would add to it: remove it, or choose "
+                        "another --out")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out {run_dir}: a file, not a directory")
+    if is_export(run_dir):  # exporting again there would replace the run whole
+        raise UserError(f"--out {run_dir}: holds an export (seq2seq export); choose "
+                        "another --out")
     if not (run_dir / "config.json").is_file():
         return
     try:
         read_saved_recipe(run_dir)
-    except UserError:
-        raise UserError(f"--out {run_dir}: holds a config.json that no run saved, which a run "
-                        "would overwrite; choose another --out") from None
+    except UserError as error:
+        raise UserError(f"--out {run_dir}: holds a config.json that this version does not "
+                        f"read as a run's saved recipe, which a new run would overwrite "
+                        f"({error}); choose another --out") from None
 
 
 def run_training(trainer, resuming: bool, resume_command: str) -> None:

@@ -62,6 +62,8 @@ def export_run(run_dir: str | Path, out: str | Path, quantize: str = "none",
         raise UserError(f"--out {str(out)!r}: expected the export directory's name")
     if out.exists() and not (out.is_dir() and (says_export(out) or not any(out.iterdir()))):
         raise UserError(f"{out}: exists and is not an export; choose another --out")
+    if out.is_symlink() and not out.exists():  # found only once the export was built
+        raise UserError(f"{out}: a broken link; choose another --out")
     translator = Translator.from_pretrained(run_dir)
     model = translator.model
     graphs = {"encoder": encoder_graph(model), "decoder_step": decoder_step_graph(model),

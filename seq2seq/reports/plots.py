@@ -66,6 +66,11 @@ def save_figure(fig: Figure, path: str | Path) -> None:
         raise UserError(f"{str(path)!r}: expected a file name for the PNG")
     if path.exists() and not path.is_file():  # a directory, a pipe, a device: not replaced
         raise UserError(f"{path}: exists and is not a regular file; choose another path")
+    for parent in (path.parent, *path.parent.parents):  # the nearest that exists
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{path}: {parent} is not a directory")
+            break
     # Unique per process and thread; created by savefig itself, so the umask sets its mode.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
