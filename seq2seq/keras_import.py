@@ -254,12 +254,11 @@ def import_keras(model_path: Path, data: Path, num_samples: int, run_dir: Path,
     """Write ``run_dir`` from the example's ``.keras`` file and its data; returns the
     checkpoint written."""
     from seq2seq.config import find_recipe, load_recipe
-    from seq2seq.runs import RECIPES
+    from seq2seq.runs import RECIPES, check_new_run_dir
     from seq2seq.tasks.translation import TranslationRecipe, TranslationTask, load_splits
     from seq2seq.trainer import Trainer
 
-    if (run_dir / "checkpoints").exists():
-        raise UserError(f"{run_dir}: already holds a run; choose another --out")
+    check_new_run_dir(run_dir)
     keras = read_keras_file(model_path)
     tables = example_tables(data, num_samples)
     for side, model_size, table in (("source", keras.source_size, tables.input_characters),

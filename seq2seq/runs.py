@@ -22,6 +22,7 @@ from seq2seq import checkpoint
 from seq2seq.config import apply_overrides, find_recipe, from_mapping, read_toml, to_mapping
 from seq2seq.errors import UserError
 from seq2seq.runtime.files import read_json_object
+from seq2seq.runtime.manifest import is_export
 
 TASKS = ("translation", "mnist", "fill")
 DEFAULT_TASK = "translation"
@@ -103,6 +104,33 @@ def read_resumed_recipe(directory: Path, overrides: list[str] = ()) -> Any:
                             f"{before.get(key)!r}); --resume --set changes only "
                             f"{', '.join(RESUMABLE_KEYS)}; start a new run (--out) to change it")
     return config
+
+
+def check_new_run_dir(run_dir: Path) -> None:
+    """``--out`` of a new run (``train``, ``import-keras``) holds nothing the run would add
+    to or overwrite: not a run, an export, a file, or a ``config.json`` that is not a
+    recipe a run saved (a run that failed before its first checkpoint leaves one, and may
+    start again there); an error naming what is there otherwise."""
+    if (run_dir / "checkpoints").exists():
+        raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue "
+                        "it, or choose another --out")
+    if (run_dir / "metrics.jsonl").exists():  # a run that failed before its checkpoint
+        raise UserError(f"{run_dir / 'metrics.jsonl'}: left by a run that saved no "
+                        "checkpoint; a new run would add to it: remove it, or choose "
+                        "another --out")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--out {run_dir}: a file, not a directory")
+    if is_export(run_dir):  # exporting again there would replace the run whole
+        raise UserError(f"--out {run_dir}: holds an export (seq2seq export); choose "
+                        "another --out")
+    if not (run_dir / "config.json").is_file():
+        return
+    try:
+        read_saved_recipe(run_dir)
+    except UserError as error:
+        raise UserError(f"--out {run_dir}: holds a config.json that this version does not "
+                        f"read as a run's saved recipe, which a new run would overwrite "
+                        f"({error}); choose another --out") from None
 
 
 def _flat(mapping: dict, prefix: str = "") -> dict:

@@ -13,7 +13,6 @@ import click
 
 from seq2seq.errors import UserError
 from seq2seq.limits import MAX_THREADS
-from seq2seq.runtime.manifest import is_export
 
 
 def training_options(command):
@@ -60,7 +59,7 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     """
     import torch
 
-    from seq2seq.runs import load_task_recipe, read_resumed_recipe
+    from seq2seq.runs import check_new_run_dir, load_task_recipe, read_resumed_recipe
     from seq2seq.trainer import choose_autocast, pick_device
 
     if resume_dir is not None:
@@ -89,35 +88,6 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     click.echo(reason)  # before any data is read: a bf16 = true that cannot run fails here
     torch.manual_seed(config.train.seed)
     return config, run_dir, resume_dir is not None
-
-
-def check_new_run_dir(run_dir: Path) -> None:
-    """``--out`` of a new run (``train``, ``import-keras``) holds nothing the run would add
-    to or overwrite: not a run, an export, a file, or a ``config.json`` that is not a
-    recipe a run saved (a run that failed before its first checkpoint leaves one, and may
-    start again there); an error naming what is there otherwise."""
-    from seq2seq.runs import read_saved_recipe
-
-    if (run_dir / "checkpoints").exists():
-        raise UserError(f"{run_dir}: already holds a run; use --resume {run_dir} to continue "
-                        "it, or choose another --out")
-    if (run_dir / "metrics.jsonl").exists():  # a run that failed before its checkpoint
-        raise UserError(f"{run_dir / 'metrics.jsonl'}: left by a run that saved no "
-                        "checkpoint; a new run would add to it: remove it, or choose "
-                        "another --out")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"--out {run_dir}: a file, not a directory")
-    if is_export(run_dir):  # exporting again there would replace the run whole
-        raise UserError(f"--out {run_dir}: holds an export (seq2seq export); choose "
-                        "another --out")
-    if not (run_dir / "config.json").is_file():
-        return
-    try:
-        read_saved_recipe(run_dir)
-    except UserError as error:
-        raise UserError(f"--out {run_dir}: holds a config.json that this version does not "
-                        f"read as a run's saved recipe, which a new run would overwrite "
-                        f"({error}); choose another --out") from None
 
 
 def run_training(trainer, resuming: bool, resume_command: str) -> None:

@@ -9,13 +9,7 @@ from pathlib import Path
 
 import click
 
-from seq2seq.cli.common import (
-    check_new_run_dir,
-    check_positive,
-    check_utf8,
-    input_stream,
-    run_training,
-)
+from seq2seq.cli.common import check_positive, check_utf8, input_stream, run_training
 from seq2seq.errors import UserError
 from seq2seq.limits import MAX_SEED
 
@@ -372,5 +366,4 @@ def import_keras(model_path, data_path, num_samples, run_dir) -> None:
     from seq2seq.keras_import import import_keras as run_import
 
     check_positive(("--num-samples", num_samples))
-    check_new_run_dir(run_dir)
     run_import(model_path, data_path, num_samples, run_dir, log=click.echo)
