@@ -9,7 +9,7 @@ MAX_THREADS = 1024
 # not fit is an allocation error, said in one line by the command line): beyond them
 # torch's size arithmetic overflows, or building the layers would not end, before any
 # allocation is tried
-MAX_UNITS = 1 << 20  # units, embedding and projection sizes
+MAX_UNITS = 1 << 20  # units, embedding, projection sizes and classes
 MAX_LAYERS = 1024
 
 

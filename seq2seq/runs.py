@@ -89,6 +89,19 @@ RESUMABLE_KEYS = ("train.epochs", "train.max_minutes", "train.early_stopping_pat
                   "train.threads", "train.device", "train.bf16", *DATA_LOCATION_KEYS)
 
 
+def check_held_out_overrides(data_config: Any, overrides: list[str]) -> None:
+    """``--set`` on a run's own held-out data may say only where that data lies now (the
+    location keys its ``[data]`` table has): anything else would change which sentences
+    are held out, and score training sentences as held-out ones."""
+    from seq2seq.config import parse_override
+
+    allowed = [key for key in DATA_LOCATION_KEYS if hasattr(data_config, key.split(".")[1])]
+    for text in overrides:
+        if ".".join(parse_override(text)[0]) not in allowed:
+            raise UserError(f"--set {text!r}: the held-out data is the run's own; only where "
+                            f"the data lies may change: {', '.join(allowed)}")
+
+
 def read_resumed_recipe(directory: Path, overrides: list[str] = ()) -> Any:
     """The recipe of the run in ``directory`` with ``--set`` overrides for resuming it;
     an override of a key outside :data:`RESUMABLE_KEYS` that changes it is an error

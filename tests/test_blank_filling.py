@@ -1,6 +1,7 @@
 """Fill-in-the-blank: blanks, data sources, the two readers, search, the commands (seconds)."""
 
 import itertools
+import json
 import math
 import re
 
@@ -301,9 +302,32 @@ def test_evaluate_options_of_another_task_are_refused_by_name(trained_run):
                                 "this fill run\n"
 
 
-def test_fill_eval_reports_top1_and_topk(trained_run):
-    import json
+def test_evaluate_scores_the_runs_own_held_out_blanks(trained_run):
+    """--set may say where the sentences lie now, nothing that changes which are held out
+    (data.valid_fraction=0.9 used to score training sentences as held-out ones)."""
+    data = load_run(trained_run).recipe.data.path
+    moved = CliRunner().invoke(cli(), ["evaluate", str(trained_run), "--json", "--set",
+                                       f"data.path={data}"])
+    assert moved.exit_code == 0 and json.loads(moved.output)["sentences"] == 10
+    for key in ("data.valid_fraction=0.9", "data.seed=5", "data.first=20", "data.blank=XX"):
+        result = CliRunner().invoke(cli(), ["evaluate", str(trained_run), "--set", key])
+        assert result.exit_code == 1 and result.output == (
+            f"Error: --set {key!r}: the held-out data is the run's own; only where the data "
+            "lies may change: data.path, data.hf\n")
 
+
+def test_a_beam_too_wide_names_the_flag_that_asked_for_it(trained_run):
+    for command, flag in ((["fill", str(trained_run), "The ____ sat.", "--beam", "20000"],
+                           "--beam"),
+                          (["fill", str(trained_run), "The ____ sat.", "--nbest", "20000"],
+                           "--nbest"),
+                          (["evaluate", str(trained_run), "--nbest", "20000"], "--nbest")):
+        result = CliRunner().invoke(cli(), command)
+        assert result.exit_code == 1
+        assert result.output == f"Error: {flag}: expected at most 10,000, got 20,000\n"
+
+
+def test_fill_eval_reports_top1_and_topk(trained_run):
     result = CliRunner().invoke(cli(), ["fill-eval", str(trained_run), "--nbest", "3", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

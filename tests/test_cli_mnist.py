@@ -131,6 +131,10 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, tmp_path):
         (["mnist", "train", "no-such-recipe", "--out", str(tmp_path / "y")],
          "recipe 'no-such-recipe': no such file"),
         (["mnist", "eval", str(tmp_path / "nothing")], "no such run directory"),
+        # refused before the first step (it used to be torch's "Target 8 is out of bounds")
+        (["mnist", "train", "mnist-demo", *FAST, "--set", "model.classes=5", "--out",
+          str(tmp_path / "z")], "model.classes: the training digits have labels up to 9, so "
+                                "at least 10 classes; got 5"),
         (["mnist", "eval", str(trained_run), "--data-dir", str(tmp_path)],
          "MNIST IDX files not found"),
     ]

@@ -261,8 +261,9 @@ def test_evaluate_split_keeps_the_runs_held_out_pairs(trained_run, pairs_file):
         result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
                                            "--set", key])
         assert result.exit_code == 1 and "Traceback" not in result.output
-        assert f"--set {key!r}: with --split, the held-out pairs are the run's own" \
-            in result.output
+        assert result.output == (f"Error: --set {key!r}: the held-out data is the run's "
+                                 "own; only where the data lies may change: data.path, "
+                                 "data.valid_path, data.test_path, data.hf\n")
 
 
 def test_evaluate_split_says_where_a_relative_data_path_is_read_from(trained_run, tmp_path,

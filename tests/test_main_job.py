@@ -45,6 +45,25 @@ def test_the_split_is_by_word_and_keeps_all_pronunciations_on_one_side(entries):
     assert {p.src for p in other.test} != words["test"]  # the seed moves the split
 
 
+def test_a_split_that_leaves_nothing_to_train_on_is_refused_before_training(tmp_path):
+    """Both used to train with exit 0 on no pairs at all: length limits that drop every
+    training pair (as file data refuses), and data.first too small to leave a training
+    word."""
+    from seq2seq.errors import UserError
+
+    with pytest.raises(UserError, match=r"CMU Pronouncing Dictionary: data\.max_src_len=1, "
+                                        r"data\.max_tgt_len=0 drop all \d+ training pairs"):
+        load_cmudict_splits(PairDataConfig(corpus="cmudict", valid_fraction=0.1,
+                                           first=300, max_src_len=1))
+    with pytest.raises(UserError, match=r"of 1 words \(data\.first=1\), data\.valid_fraction"
+                                        r"=0\.1 and data\.test_fraction=0\.0 leave none"):
+        load_cmudict_splits(PairDataConfig(corpus="cmudict", valid_fraction=0.1, first=1))
+    result = CliRunner().invoke(main, ["train", "demo", "--set", "data.first=300", "--set",
+                                       "data.max_tgt_len=1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "drop all" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
 def test_g2p_cmudict_builds_to_its_summary():
     result = CliRunner().invoke(main, ["summary", "g2p-cmudict"])
     assert result.exit_code == 0, result.output

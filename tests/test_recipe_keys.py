@@ -431,6 +431,33 @@ def test_a_key_set_where_it_does_nothing_is_rejected_by_name(task, changes, mess
     assert "\n" not in str(error.value)
 
 
+# Values out of range, refused by name when the recipe loads (each was accepted once: a
+# ramp of -1,000,000 steps trained as a constant schedule; an empty hub name failed with
+# torch's "list index out of range"; a metric named twice was measured twice; classes
+# past any allocation reached torch's allocator)
+OUT_OF_RANGE = [
+    ("translation", {"teacher_forcing.sampling_probability": 0.5,
+                     "teacher_forcing.ramp_steps": -1000000},
+     "teacher_forcing.ramp_steps: expected a positive integer, got -1000000"),
+    ("translation", {"teacher_forcing.sampling_probability": 0.5,
+                     "teacher_forcing.ramp_steps": 0},
+     "teacher_forcing.ramp_steps: expected a positive integer, got 0"),
+    ("translation", {"eval.metrics": ["chrf", "bleu", "chrf"]},
+     r"eval.metrics: \['chrf'\] named more than once"),
+    ("mnist", {"data.source": "hub", "data.hub": ""},
+     "data.hub: expected a hub dataset name or a local copy of one, got an empty string"),
+    ("mnist", {"model.classes": 2**40}, "model.classes: expected at most 1,048,576"),
+]
+
+
+@pytest.mark.parametrize("task, changes, message", OUT_OF_RANGE,
+                         ids=[f"{t}:{','.join(c)}" for t, c, _ in OUT_OF_RANGE])
+def test_a_value_out_of_range_is_rejected_by_name(task, changes, message, files):
+    with pytest.raises(UserError, match=message) as error:
+        recipe(task, files, changes)
+    assert "\n" not in str(error.value)
+
+
 def test_a_key_set_where_it_applies_is_accepted(files):
     """The same keys where they apply load (the rules above are not blanket bans)."""
     recipe("translation", files, {"data.shuffle": False})

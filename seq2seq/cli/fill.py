@@ -59,12 +59,16 @@ def evaluate_fill(run_dir: Path, nbest, overrides, as_json) -> None:
 
     from seq2seq.config import override_section
     from seq2seq.data.blanks import load_blank_splits
-    from seq2seq.runs import load_run
+    from seq2seq.runs import check_held_out_overrides, load_run
     from seq2seq.tasks.blank_filling import held_out_accuracy
 
     nbest = 5 if nbest is None else nbest
     check_positive(("--nbest", nbest))
     run = load_run(run_dir, expected_task="fill")
+    check_held_out_overrides(run.recipe.data, list(overrides))
+    # the top-k search widens the run's beam to --nbest
+    run.recipe.decode.changed({"beam_size": "--nbest", "nbest": "--nbest"}, nbest=nbest,
+                              beam_size=max(run.recipe.decode.beam_size, nbest))
     splits = load_blank_splits(override_section(run.recipe.data, "data", list(overrides)))
     report = {"checkpoint": str(run.checkpoint), "direction": run.recipe.model.direction,
               **held_out_accuracy(run.model, run.tokenizers["text"], splits.valid,
@@ -119,8 +123,6 @@ def fill(run_dir, text, input_path, nbest, beam) -> None:
     sentence, then its candidates with their probabilities under the model. Input is read
     and answered a chunk of lines at a time, so any input size runs in bounded memory.
     """
-    import dataclasses
-
     from seq2seq.data.blanks import mark_blank
     from seq2seq.data.files import chunks, stream_lines
     from seq2seq.runs import load_run
@@ -133,8 +135,11 @@ def fill(run_dir, text, input_path, nbest, beam) -> None:
         raise UserError("fill: give TEXT or --input FILE, not both")
     run = load_run(run_dir, expected_task="fill")
     recipe, tokenizer = run.recipe, run.tokenizers["text"]
-    config = dataclasses.replace(recipe.decode, nbest=nbest,
-                                 beam_size=beam or max(recipe.decode.beam_size, nbest))
+    # without --beam, the beam widens to --nbest: a beam too wide is --nbest's doing
+    config = recipe.decode.changed({"beam_size": "--beam" if beam else "--nbest",
+                                    "nbest": "--nbest"},
+                                   nbest=nbest, beam_size=beam or max(recipe.decode.beam_size,
+                                                                      nbest))
     if text is not None:
         lines, name = iter([check_utf8(text, "TEXT")]), "TEXT"
     else:

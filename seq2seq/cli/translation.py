@@ -93,14 +93,9 @@ def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_li
                                 list(overrides))
         pairs, skipped = read_pairs(data_path, data)
     else:
-        from seq2seq.runs import DATA_LOCATION_KEYS
+        from seq2seq.runs import check_held_out_overrides
 
-        for text in overrides:  # the held-out pairs are the run's own: only where they lie
-            key = ".".join(parse_override(text)[0])
-            if key not in DATA_LOCATION_KEYS:
-                raise UserError(f"--set {text!r}: with --split, the held-out pairs are the "
-                                f"run's own; only where the data lies may change: "
-                                f"{', '.join(DATA_LOCATION_KEYS)}")
+        check_held_out_overrides(translator.recipe.data, list(overrides))
         data = override_section(translator.recipe.data, "data", list(overrides))
         for key in ("path", "valid_path", "test_path"):  # the run's relative paths
             where = getattr(data, key, None)

@@ -63,6 +63,14 @@ def load_cmudict_splits(config) -> PairSplits:
     train = pairs(train_words)
     limited = [p for p in train if (not config.max_src_len or len(p.src) <= config.max_src_len)
                and (not config.max_tgt_len or len(p.tgt.split()) <= config.max_tgt_len)]
+    if not train:
+        raise UserError(f"CMU Pronouncing Dictionary: of {len(words):,} words (data.first="
+                        f"{config.first}), data.valid_fraction={config.valid_fraction} and "
+                        f"data.test_fraction={config.test_fraction} leave none to train on")
+    if not limited:
+        raise UserError(f"CMU Pronouncing Dictionary: data.max_src_len={config.max_src_len}, "
+                        f"data.max_tgt_len={config.max_tgt_len} drop all {len(train)} "
+                        f"training pairs")
     if config.shuffle:
         random.Random(config.seed).shuffle(limited)
     stress = "with" if config.keep_stress else "without"

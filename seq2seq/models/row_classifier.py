@@ -36,7 +36,7 @@ class RowClassifierConfig:
             raise UserError(f"model.input_projection: expected 0 (none) or a size, "
                             f"got {self.input_projection}")
         check_model_sizes({"units": self.units, "layers": self.layers,
-                           "input_projection": self.input_projection})
+                           "input_projection": self.input_projection, "classes": self.classes})
 
 
 class RowClassifier(nn.Module):

@@ -32,6 +32,9 @@ class MnistDataConfig:
         reject_inapplicable(self, "data.", {
             "dir": (self.source in ("auto", "idx"), "with data.source = 'idx' or 'auto'"),
             "hub": (self.source in ("auto", "hub"), "with data.source = 'hub' or 'auto'")})
+        if not self.hub.strip():
+            raise UserError("data.hub: expected a hub dataset name or a local copy of one, "
+                            "got an empty string")
 
 
 @dataclass
@@ -99,6 +102,13 @@ class MnistTask:
         if not 0 <= valid_size < len(digits.train_labels):
             raise UserError(f"data.valid_size: expected 0 to {len(digits.train_labels) - 1}, "
                             f"got {valid_size}")
+        classes = recipe.model.classes
+        for part, part_labels in (("training", digits.train_labels),
+                                  ("test", digits.test_labels)):
+            if len(part_labels) and int(part_labels.max()) >= classes:
+                raise UserError(f"model.classes: the {part} digits have labels up to "
+                                f"{int(part_labels.max())}, so at least "
+                                f"{int(part_labels.max()) + 1} classes; got {classes}")
         images, labels = to_float(digits.train_images), digits.train_labels
         cut = len(labels) - valid_size
         self.train_images, self.train_labels = images[:cut].to(device), labels[:cut].to(device)

@@ -56,6 +56,9 @@ class TeacherForcingConfig:
         if not 0 <= self.sampling_probability <= 1:
             raise UserError(f"teacher_forcing.sampling_probability: expected [0, 1], "
                             f"got {self.sampling_probability}")
+        if self.ramp_steps < 1:
+            raise UserError(f"teacher_forcing.ramp_steps: expected a positive integer, "
+                            f"got {self.ramp_steps}")
         sampling = self.sampling_probability > 0
         reject_inapplicable(self, "teacher_forcing.", {
             "schedule": (sampling, "with teacher_forcing.sampling_probability > 0"),
@@ -66,7 +69,7 @@ class TeacherForcingConfig:
     def probability(self, step: int) -> float:
         if self.schedule == "constant":
             return self.sampling_probability
-        return self.sampling_probability * min(1.0, step / max(self.ramp_steps, 1))
+        return self.sampling_probability * min(1.0, step / self.ramp_steps)
 
 
 @dataclass
@@ -92,6 +95,10 @@ class TranslationRecipe:
         unknown = sorted(set(self.eval.metrics) - set(metrics.METRICS))
         if unknown:
             raise UserError(f"eval.metrics: unknown {unknown}; valid: {sorted(metrics.METRICS)}")
+        repeated = sorted({name for name in self.eval.metrics
+                           if self.eval.metrics.count(name) > 1})
+        if repeated:
+            raise UserError(f"eval.metrics: {repeated} named more than once")
         if self.eval.max_sentences < 0:
             raise UserError(f"eval.max_sentences: expected 0 (all) or more, "
                             f"got {self.eval.max_sentences}")
