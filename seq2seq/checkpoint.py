@@ -162,10 +162,14 @@ def load_state(checkpoint: Path) -> dict:
     except pickle.UnpicklingError as error:  # weights_only: tensors and plain values only,
         # so a crafted state.pt cannot run code
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        reason = next((line for line in lines if "GLOBAL" in line), lines[0])
+        refused = next((line for line in lines if "GLOBAL" in line), None)
+        if refused is None:  # not a pickle torch wrote at all ("Unsupported operand 103")
+            raise UserError(f"{path}: unreadable training state (not a checkpoint torch "
+                            f"wrote: corrupt, or another kind of file)") from None
         raise UserError(f"{path}: refused: the training state holds something other than "
-                        f"tensors and plain values ({reason})") from None
+                        f"tensors and plain values ({refused})") from None
     except Exception as error:  # an empty file raises EOFError with no message
-        reason = str(error) or ("empty or truncated" if isinstance(error, EOFError)
-                                else type(error).__name__)
+        # torch's zip reader adds a paragraph of advice after its first sentence
+        reason = str(error).split(". ")[0] or ("empty or truncated" if isinstance(
+            error, EOFError) else type(error).__name__)
         raise UserError(f"{path}: unreadable training state ({reason})") from None

@@ -69,7 +69,16 @@ def test_a_state_carrying_a_pickle_payload_is_refused(tmp_path, monkeypatch):
 def test_an_empty_or_damaged_training_state_is_one_line_saying_so(tmp_path):
     checkpoint.write_checkpoint(tmp_path, 1, torch.nn.Linear(2, 2), {"n": 1})
     state = checkpoint.resolve(tmp_path, "last") / checkpoint.STATE
-    for content, reason in ((b"", r"\(empty or truncated\)"), (b"PK\x03\x04", r"\(.*zip")):
+    torch.save({"n": 1}, state)
+    whole = state.read_bytes()
+    # garbage was "refused: ... something other than tensors", with torch's advice to load
+    # it unsafely; a truncated zip carried torch's paragraph of advice
+    for content, reason in ((b"", r"\(empty or truncated\)"),
+                            (whole[: len(whole) // 2], r"\(PytorchStreamReader failed reading "
+                                                      r"zip archive: failed finding central "
+                                                      r"directory\)$"),
+                            (b"garbage\n", r"\(not a checkpoint torch wrote: corrupt, or "
+                                           r"another kind of file\)$")):
         state.write_bytes(content)
         with pytest.raises(UserError, match=rf"{state}: unreadable training state {reason}"):
             checkpoint.load_state(state.parent)

@@ -196,7 +196,9 @@ def test_train_threads_flag_is_checked_like_the_recipe_key(threads, tmp_path):
     (RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
                   "allocate memory: you tried to allocate 640000000000 bytes. Error code 12"),
      "out of memory (you tried to allocate 640000000000 bytes. Error code 12); a smaller"),
-    (MemoryError(), "out of memory (MemoryError); a smaller model"),
+    (MemoryError(), "out of memory (MemoryError); a smaller model (model.units, model.layers), "
+                    "batch (train.batch_size, decode.batch_size) or longest sentence "
+                    "(data.max_src_len, data.max_tgt_len) needs less"),
 ])
 def test_a_model_or_batch_too_large_for_memory_is_one_line(error, said, monkeypatch, tmp_path):
     """A model too large for the machine was a traceback from deep inside torch; any other

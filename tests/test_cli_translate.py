@@ -181,6 +181,12 @@ def test_a_full_output_is_one_line_and_a_non_zero_exit(trained_run):
                                 text=True)
     assert result.returncode == 1
     assert result.stderr.strip() == "Error: writing the output: No space left on device"
+    for arguments in (["--help"], ["--version"], ["translate", "--help"]):  # while parsing
+        with open("/dev/full", "w") as full:
+            result = subprocess.run([sys.executable, "-m", "seq2seq", *arguments],
+                                    stdout=full, stderr=subprocess.PIPE, text=True)
+        assert result.returncode == 1, arguments
+        assert result.stderr.strip() == "Error: writing the output: No space left on device"
 
 
 def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):

@@ -116,7 +116,20 @@ def test_wrong_magic_names_file_and_numbers(tmp_path):
     tensors = random_splits()
     tensors["train_images"] = tensors["train_labels"]  # a labels file where images belong
     write_idx_dir(tmp_path, tensors)
-    with pytest.raises(UserError, match=r"train-images-idx3-ubyte.*expected 2051, got 2049"):
+    with pytest.raises(UserError, match=r"train-images-idx3-ubyte.*expected 2051 \(3 "
+                                        r"dimensions\), got 2049 \(1 dimension\)"):
+        load_idx_dir(tmp_path)
+
+
+def test_an_images_header_on_a_labels_file_is_a_wrong_magic_number(tmp_path):
+    """Only the header is wrong: it was read as 3 dimensions and reported as truncated,
+    expecting some 10^19 bytes."""
+    tensors = random_splits()
+    write_idx_dir(tmp_path, tensors, compress=False)
+    labels = tmp_path / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(b"\x00\x00\x08\x03" + labels.read_bytes()[4:])
+    with pytest.raises(UserError, match=r"t10k-labels-idx1-ubyte: wrong magic number: expected "
+                                        r"2049 \(1 dimension\), got 2051 \(3 dimensions\)$"):
         load_idx_dir(tmp_path)
 
 

@@ -270,6 +270,30 @@ def test_bad_files_raise_user_errors_naming_the_file(tmp_path, name, content, me
         load_pair_splits(PairDataConfig(path=str(path)))
 
 
+def test_a_directory_or_a_pipe_is_named_for_what_it_is(tmp_path):
+    """Both were "no such file" (and a directory without a suffix "expected a .tsv ... file,
+    got ''")."""
+    import os
+
+    for name in ("pairs.tsv", "pairs"):
+        (tmp_path / name).mkdir()
+        with pytest.raises(UserError, match=f"^{tmp_path / name}: is a directory, not a file$"):
+            load_pair_splits(PairDataConfig(path=str(tmp_path / name)))
+    os.mkfifo(tmp_path / "fifo.txt")
+    with pytest.raises(UserError, match=r"fifo\.txt: not a regular file \(a pipe, a device or "
+                                        r"a socket\)$"):
+        read_pairs(tmp_path / "fifo.txt", PairDataConfig(path="x"))
+
+
+def test_a_malformed_csv_is_one_message_and_no_log_line(tmp_path, caplog):
+    path = write(tmp_path / "ragged.csv", "src,tgt\na,b\nc,d,e\n")
+    with caplog.at_level("DEBUG"), pytest.raises(UserError, match=r"ragged\.csv: cannot read "
+                                                                  r"as csv: .*line 3"):
+        read_pairs(path, PairDataConfig(path="x"))
+    # datasets' own "Failed to read file" line came before the error, on stderr
+    assert not [r for r in caplog.records if "Failed to read file" in r.getMessage()]
+
+
 @pytest.mark.parametrize(("settings", "message"), [
     ({}, r"^data\.path, data\.hf, data\.corpus: set one of them, got none$"),
     ({"path": "a.tsv", "hf": "wmt14"},

@@ -430,6 +430,49 @@ def test_a_newer_format_or_a_broken_manifest_is_one_line(export_copy):
         OnnxTranslator(export_copy)
 
 
+# The manifest has no checksum of its own: each field the runtime reads is checked, and
+# the graphs' inputs and outputs against it (every edit below was a traceback from
+# onnxruntime or a KeyError, or, for units, layers and cell, went unnoticed)
+EDITED_FIELDS = [
+    ({"graphs": None}, "graphs: expected an object naming the files of encoder, "
+                       "decoder_step, beam_candidates, got None"),
+    ({"graphs": {"encoder": "/etc/passwd", "decoder_step": "decoder_step.onnx",
+                 "beam_candidates": "beam_candidates.onnx"}},
+     "graphs: encoder: expected one of the files the manifest lists, got '/etc/passwd'"),
+    ({"graphs": {"encoder": "decoder_step.onnx", "decoder_step": "decoder_step.onnx",
+                 "beam_candidates": "beam_candidates.onnx"}},
+     "state, attention, input_feeding: the graphs' encoder outputs are ['c0_out', 'c1_out', "
+     "'h0_out', 'h1_out', 'log_probs'], these fields say ['c0', 'c1', 'h0', 'h1']"),
+    ({"vocabulary": "x"}, "vocabulary: expected an object of the source and target "
+                          "vocabulary sizes, got 'x'"),
+    ({"state": ["h0"]}, "state: expected ['h0', 'c0', 'h1', 'c1'] (2 layers of lstm), "
+                        "got ['h0']"),
+    ({"layers": 1}, "state: expected ['h0', 'c0'] (1 layer of lstm), got"),
+    ({"cell": "gru"}, "state: expected ['h0', 'h1'] (2 layers of gru), got ['h0', 'c0', 'h1', "
+                      "'c1']"),
+    ({"units": "x"}, "units: expected a positive integer, got 'x'"),
+    ({"units": 32}, "units: expected 16 (the graphs' state size), got 32"),
+    ({"attention": 5}, "attention: expected one of ['none', 'dot', 'general', 'bahdanau']"),
+    ({"attention": "dot"}, "state, attention, input_feeding: the graphs' encoder outputs are "
+                           "['c0', 'c1', 'h0', 'h1'], these fields say ['c0', 'c1', 'h0', "
+                           "'h1', 'memory_keys', 'memory_mask', 'memory_values']"),
+    ({"input_feeding": True}, "input_feeding: expected true or false (false: it needs "
+                              "attention), got True"),
+]
+
+
+@pytest.mark.parametrize("edit, message", EDITED_FIELDS,
+                         ids=[",".join(edit) + str(i) for i, (edit, _) in
+                              enumerate(EDITED_FIELDS)])
+def test_an_edited_manifest_field_is_one_line_naming_it(export_copy, edit, message):
+    path = export_copy / "manifest.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | edit))
+    result = cli("translate", export_copy, input="Go.\n")
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {path}: {message}"), result.output
+    assert result.output.count("\n") == 1
+
+
 def test_export_refuses_a_run_without_a_checkpoint_and_a_foreign_out(trained_run, tmp_path):
     empty = tmp_path / "no-run"
     empty.mkdir()
@@ -454,6 +497,12 @@ def test_export_refuses_a_run_without_a_checkpoint_and_a_foreign_out(trained_run
     broken.symlink_to(tmp_path / "nowhere")
     result = cli("export", trained_run, "--out", broken)
     assert result.exit_code == 1 and f"{broken}: a broken link" in result.output
+    # under a file: the error named the hidden directory the export is built in
+    (tmp_path / "a-file").write_text("")
+    result = cli("export", trained_run, "--out", tmp_path / "a-file" / "x")
+    assert result.exit_code == 1
+    assert result.output == (f"Error: {tmp_path / 'a-file' / 'x'}: cannot write the export "
+                             "there (Not a directory)\n")
 
 
 def test_commands_that_need_a_run_directory_name_an_export_and_its_run(trained_run, exported,

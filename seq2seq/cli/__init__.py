@@ -76,6 +76,15 @@ class Seq2SeqGroup(LazyGroup):
     """Bad input (:class:`UserError`) ends as one line on stderr and exit status 1; so does
     a path the system refuses (a directory where a file goes, no permission, a full disk)."""
 
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:  # --help and --version print while the arguments are parsed
+            return super().make_context(info_name, args, parent, **extra)
+        except OSError as error:
+            if error.errno not in OUTPUT_FULL:
+                raise
+            _drop_stdout()
+            raise click.ClickException(f"writing the output: {error.strerror}") from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -87,8 +96,9 @@ class Seq2SeqGroup(LazyGroup):
             detail = str(error).split("\n")[0].split("can't allocate memory: ")[-1]
             raise click.ClickException(
                 f"out of memory ({detail or type(error).__name__}); a smaller model "
-                f"(model.units, model.layers) or batch (train.batch_size, "
-                f"decode.batch_size) needs less") from None
+                f"(model.units, model.layers), batch (train.batch_size, decode.batch_size) "
+                f"or longest sentence (data.max_src_len, data.max_tgt_len) needs less"
+            ) from None
         except BrokenPipeError:
             raise
         except OSError as error:

@@ -14,10 +14,22 @@ from typing import IO, Any
 from seq2seq.errors import UserError
 
 
+def check_file(path: Path, expected: str = "") -> None:
+    """A :class:`UserError` naming ``path`` unless it is a regular file (or a link to one):
+    missing, a directory, or something else (a FIFO, a device); ``expected`` says what
+    should be there (" (expected an image of a digit)")."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory, not a file{expected}")
+    if path.exists():
+        raise UserError(f"{path}: not a regular file (a pipe, a device or a socket){expected}")
+    raise UserError(f"{path}: no such file{expected}")
+
+
 def read_bytes(path: Path) -> bytes:
     """The file's bytes; a missing or unreadable file is a :class:`UserError` naming it."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
+    check_file(path)
     try:
         return path.read_bytes()
     except OSError as error:

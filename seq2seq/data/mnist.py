@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from seq2seq.data.files import load_hub_dataset, one_line, read_bytes
+from seq2seq.data.files import check_file, load_hub_dataset, one_line, read_bytes
 from seq2seq.errors import UserError
 
 if TYPE_CHECKING:
@@ -45,11 +45,13 @@ class DigitSplits:
     source: str
 
 
-def read_idx(path: str | Path) -> torch.Tensor:
+def read_idx(path: str | Path, dimensions: int | None = None) -> torch.Tensor:
     """Read an IDX file (LeCun's MNIST format), raw or gzip-compressed.
 
     Args:
         path: the file; gzip is recognised by its magic bytes ``1f 8b``, not by the suffix.
+        dimensions: how many the file must have (3 for images, 1 for labels), checked in
+            its header before its size is.
 
     Returns:
         A uint8 tensor with the dimensions the header gives.
@@ -72,6 +74,11 @@ def read_idx(path: str | Path) -> torch.Tensor:
     if dtype_code != UBYTE_CODE:
         raise UserError(f"{path}: unsupported IDX data type: expected 0x08 (unsigned byte), "
                         f"got 0x{dtype_code:02x}")
+    if dimensions is not None and ndim != dimensions:
+        magic = (UBYTE_CODE << 8) + dimensions
+        raise UserError(f"{path}: wrong magic number: expected {magic} ({dimensions} "
+                        f"dimension{'s' * (dimensions > 1)}), got {(dtype_code << 8) + ndim} "
+                        f"({ndim} dimension{'s' * (ndim != 1)})")
     header_size = 4 + 4 * ndim
     if len(raw) < header_size:
         raise UserError(f"{path}: truncated: expected a {header_size}-byte header for "
@@ -128,13 +135,8 @@ def _idx_file(root: Path, stem: str) -> Path | None:
 
 def _checked_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Read an images file and its labels file and check magic numbers, shapes and counts."""
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    for path, tensor, magic in ((images_path, images, IMAGES_MAGIC),
-                                (labels_path, labels, LABELS_MAGIC)):
-        actual = (UBYTE_CODE << 8) + tensor.ndim  # read_idx accepts only unsigned bytes
-        if actual != magic:
-            raise UserError(f"{path}: wrong magic number: expected {magic}, got {actual} "
-                            f"({tensor.ndim} dimensions)")
+    images = read_idx(images_path, IMAGES_MAGIC & 0xFF)
+    labels = read_idx(labels_path, LABELS_MAGIC & 0xFF)
     if tuple(images.shape[1:]) != (IMAGE_SIDE, IMAGE_SIDE):
         raise UserError(f"{images_path}: expected 28x28 images, "
                         f"got {images.shape[1]}x{images.shape[2]}")
@@ -267,8 +269,7 @@ def load_digit_image(path: str | Path) -> torch.Tensor:
     from PIL import Image, ImageOps
 
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file (expected an image of a digit)")
+    check_file(path, " (expected an image of a digit)")
     try:
         with Image.open(path) as opened:
             opened.load()

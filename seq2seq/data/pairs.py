@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import unicodedata
 from collections.abc import Iterable
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from seq2seq.config import reject_inapplicable
-from seq2seq.data.files import load_hub_dataset, one_line, read_text, short_repr
+from seq2seq.data.files import check_file, load_hub_dataset, one_line, read_text, short_repr
 from seq2seq.errors import UserError
 
 if TYPE_CHECKING:  # imported where used: `datasets` takes a second to import
@@ -254,6 +255,7 @@ def _read_file(path: Path, config: PairDataConfig) -> tuple[datasets.Dataset, in
     """A local file as a Dataset of raw ``src``/``tgt`` text, and the bad rows skipped."""
     import datasets
 
+    check_file(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise UserError(f"{path}: expected a {', '.join(FORMATS)} file, got {path.suffix!r}")
@@ -262,6 +264,9 @@ def _read_file(path: Path, config: PairDataConfig) -> tuple[datasets.Dataset, in
         return _parse_tsv(path, text, config)
     if path.suffix.lower() == ".jsonl":
         _check_json_lines(path, text)
+    logger = datasets.utils.logging.get_logger("datasets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)  # its "Failed to read file" line: the error says it
     try:
         table = datasets.load_dataset(kind, data_files=str(path), split="train",
                                       **({"na_filter": False} if kind == "csv" else {}))
@@ -270,6 +275,8 @@ def _read_file(path: Path, config: PairDataConfig) -> tuple[datasets.Dataset, in
             raise UserError(f"{path}: no sentence pairs found") from None
         cause = error.__cause__ or error
         raise UserError(f"{path}: cannot read as {kind}: {one_line(cause)}") from error
+    finally:
+        logger.setLevel(level)
     return _check_rows(_select_fields(table, config, str(path)), str(path), config)
 
 

@@ -72,7 +72,11 @@ def export_run(run_dir: str | Path, out: str | Path, quantize: str = "none",
         onnx.checker.check_model(graph, full_check=True)
     building = out.with_name(f".{out.name}.building-{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
-    building.mkdir(parents=True)
+    try:  # the export is built beside --out, then moved into place
+        building.mkdir(parents=True)
+    except OSError as error:
+        raise UserError(f"{out}: cannot write the export there "
+                        f"({error.strerror or error})") from None
     try:
         for name, graph in graphs.items():
             onnx.save(graph, str(building / GRAPHS[name]))

@@ -73,4 +73,44 @@ def read_manifest(directory: str | Path) -> dict:
         if sha256(file) != expected:
             raise UserError(f"{file}: checksum mismatch: the file was changed after export "
                             f"(expected sha256 {str(expected)[:12]}...)")
+    _check_layout(path, manifest)
     return manifest
+
+
+GRAPHS = ("encoder", "decoder_step", "beam_candidates")
+CELLS = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}  # each layer's state, in order
+ATTENTION = ("none", "dot", "general", "bahdanau")
+
+
+def _check_layout(path: Path, manifest: dict) -> None:
+    """The fields the runtime reads (the manifest has no checksum of its own): a field of
+    the wrong type, or that disagrees with the others, is an error naming it. The graphs'
+    own inputs and outputs are checked against it when they load."""
+    def field(name: str, expected: str, valid) -> object:
+        value = manifest.get(name)
+        if not valid(value):
+            raise UserError(f"{path}: {name}: expected {expected}, got {value!r:.80}")
+        return value
+
+    def positive(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    graphs = field("graphs", f"an object naming the files of {', '.join(GRAPHS)}",
+                   lambda v: isinstance(v, dict) and set(v) == set(GRAPHS))
+    for name, file in graphs.items():
+        if not isinstance(file, str) or file not in manifest["files"]:
+            raise UserError(f"{path}: graphs: {name}: expected one of the files the manifest "
+                            f"lists, got {file!r:.80}")
+    cell = field("cell", f"one of {list(CELLS)}", lambda v: v in CELLS)
+    layers = field("layers", "a positive integer", positive)
+    field("units", "a positive integer", positive)
+    state = [f"{kind}{layer}" for layer in range(layers) for kind in CELLS[cell]]
+    field("state", f"{state} ({layers} layer{'s' * (layers > 1)} of {cell})",
+          lambda v: v == state)
+    field("attention", f"one of {list(ATTENTION)}", lambda v: v in ATTENTION)
+    field("input_feeding", "true or false" + (" (false: it needs attention)"
+                                              if manifest["attention"] == "none" else ""),
+          lambda v: isinstance(v, bool) and (manifest["attention"] != "none" or not v))
+    field("vocabulary", "an object of the source and target vocabulary sizes",
+          lambda v: isinstance(v, dict) and set(v) == {"source", "target"}
+          and all(positive(size) for size in v.values()))

@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime
 
 from seq2seq.runtime.errors import UserError
+from seq2seq.runtime.manifest import MANIFEST
 
 __all__ = ["OnnxModel"]
 
@@ -51,6 +52,28 @@ class OnnxModel:
         self.outputs = ["log_probs", *(f"{name}_out" for name in self.state_names)]
         if self.input_feeding:
             self.outputs.append("feed_out")
+        self._check_graphs(directory / MANIFEST)
+
+    def _check_graphs(self, manifest: Path) -> None:
+        """The graphs take and give what the manifest's layout says (its fields are not
+        checksummed: an edited one would otherwise fail inside onnxruntime, or not at all)."""
+        memory = list(MEMORY) if self.attention else []
+        expected = {
+            "encoder outputs": (self.encoder.get_outputs(), [*self.state_names, *memory]),
+            "decoder_step inputs": (self.decoder.get_inputs(), [
+                "tokens", *self.state_names, *memory, *(["memory_rows"] if memory else []),
+                *(["feed"] if self.input_feeding else [])]),
+            "decoder_step outputs": (self.decoder.get_outputs(), self.outputs)}
+        for what, (found, names) in expected.items():
+            if sorted(node.name for node in found) != sorted(names):
+                raise UserError(f"{manifest}: state, attention, input_feeding: the graphs' "
+                                f"{what} are {sorted(node.name for node in found)}, these "
+                                f"fields say {sorted(names)}")
+        sizes = {node.shape[1] for node in self.decoder.get_inputs()
+                 if node.name in (*self.state_names, "feed")}
+        if sizes != {self.units}:
+            raise UserError(f"{manifest}: units: expected {sorted(sizes)[0]} (the graphs' "
+                            f"state size), got {self.units}")
 
     def encode(self, src: np.ndarray, src_lengths: np.ndarray) -> tuple[dict, dict]:
         names = self.state_names + (list(MEMORY) if self.attention else [])
