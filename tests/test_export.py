@@ -448,6 +448,8 @@ EDITED_FIELDS = [
     ({"state": ["h0"]}, "state: expected ['h0', 'c0', 'h1', 'c1'] (2 layers of lstm), "
                         "got ['h0']"),
     ({"layers": 1}, "state: expected ['h0', 'c0'] (1 layer of lstm), got"),
+    ({"cell": ["lstm"]}, "cell: expected one of ['lstm', 'gru', 'rnn'], got ['lstm']"),
+    ({"layers": 10**12}, "layers: expected a positive integer up to 1,024, got 1000000000000"),
     ({"cell": "gru"}, "state: expected ['h0', 'h1'] (2 layers of gru), got ['h0', 'c0', 'h1', "
                       "'c1']"),
     ({"units": "x"}, "units: expected a positive integer, got 'x'"),

@@ -80,6 +80,7 @@ def read_manifest(directory: str | Path) -> dict:
 GRAPHS = ("encoder", "decoder_step", "beam_candidates")
 CELLS = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}  # each layer's state, in order
 ATTENTION = ("none", "dot", "general", "bahdanau")
+MAX_LAYERS = 1024  # as seq2seq.limits bounds a model's (this runtime imports no torch side)
 
 
 def _check_layout(path: Path, manifest: dict) -> None:
@@ -101,13 +102,15 @@ def _check_layout(path: Path, manifest: dict) -> None:
         if not isinstance(file, str) or file not in manifest["files"]:
             raise UserError(f"{path}: graphs: {name}: expected one of the files the manifest "
                             f"lists, got {file!r:.80}")
-    cell = field("cell", f"one of {list(CELLS)}", lambda v: v in CELLS)
-    layers = field("layers", "a positive integer", positive)
+    cell = field("cell", f"one of {list(CELLS)}", lambda v: isinstance(v, str) and v in CELLS)
+    layers = field("layers", f"a positive integer up to {MAX_LAYERS:,}",
+                   lambda v: positive(v) and v <= MAX_LAYERS)
     field("units", "a positive integer", positive)
     state = [f"{kind}{layer}" for layer in range(layers) for kind in CELLS[cell]]
     field("state", f"{state} ({layers} layer{'s' * (layers > 1)} of {cell})",
           lambda v: v == state)
-    field("attention", f"one of {list(ATTENTION)}", lambda v: v in ATTENTION)
+    field("attention", f"one of {list(ATTENTION)}",
+          lambda v: isinstance(v, str) and v in ATTENTION)
     field("input_feeding", "true or false" + (" (false: it needs attention)"
                                               if manifest["attention"] == "none" else ""),
           lambda v: isinstance(v, bool) and (manifest["attention"] != "none" or not v))
