@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq import checkpoint
-from seq2seq.config import apply_overrides, find_recipe, from_mapping, read_toml, to_mapping
+from seq2seq.config import (
+    apply_overrides,
+    find_recipe,
+    from_mapping,
+    parse_override,
+    read_toml,
+    to_mapping,
+)
 from seq2seq.errors import UserError
 from seq2seq.runtime.files import read_json_object
 from seq2seq.runtime.manifest import is_export
@@ -93,8 +100,6 @@ def check_held_out_overrides(data_config: Any, overrides: list[str]) -> None:
     """``--set`` on a run's own held-out data may say only where that data lies now (the
     location keys its ``[data]`` table has): anything else would change which sentences
     are held out, and score training sentences as held-out ones."""
-    from seq2seq.config import parse_override
-
     allowed = [key for key in DATA_LOCATION_KEYS if hasattr(data_config, key.split(".")[1])]
     for text in overrides:
         if ".".join(parse_override(text)[0]) not in allowed:

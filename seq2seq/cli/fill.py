@@ -67,12 +67,13 @@ def evaluate_fill(run_dir: Path, nbest, overrides, as_json) -> None:
     run = load_run(run_dir, expected_task="fill")
     check_held_out_overrides(run.recipe.data, list(overrides))
     # the top-k search widens the run's beam to --nbest
-    run.recipe.decode.changed({"beam_size": "--nbest", "nbest": "--nbest"}, nbest=nbest,
-                              beam_size=max(run.recipe.decode.beam_size, nbest))
+    search = run.recipe.decode.changed({"beam_size": "--nbest", "nbest": "--nbest"},
+                                       nbest=nbest,
+                                       beam_size=max(run.recipe.decode.beam_size, nbest))
     splits = load_blank_splits(override_section(run.recipe.data, "data", list(overrides)))
     report = {"checkpoint": str(run.checkpoint), "direction": run.recipe.model.direction,
               **held_out_accuracy(run.model, run.tokenizers["text"], splits.valid,
-                                  run.recipe.decode, nbest)}
+                                  search, nbest)}
     if as_json:
         click.echo(json.dumps(report))
     else:

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import re
 
-from seq2seq.data.pairs import Pair, PairSplits, normalize_text, split_keys, word_side
+from seq2seq.data.pairs import (
+    Pair,
+    PairSplits,
+    check_some_kept,
+    normalize_text,
+    split_keys,
+    word_side,
+)
 from seq2seq.errors import UserError
 
 WORD = re.compile(r"^[a-z][a-z']*$")
@@ -67,10 +74,7 @@ def load_cmudict_splits(config) -> PairSplits:
         raise UserError(f"CMU Pronouncing Dictionary: of {len(words):,} words (data.first="
                         f"{config.first}), data.valid_fraction={config.valid_fraction} and "
                         f"data.test_fraction={config.test_fraction} leave none to train on")
-    if not limited:
-        raise UserError(f"CMU Pronouncing Dictionary: data.max_src_len={config.max_src_len}, "
-                        f"data.max_tgt_len={config.max_tgt_len} drop all {len(train)} "
-                        f"training pairs")
+    check_some_kept("CMU Pronouncing Dictionary", config, len(train), len(limited))
     if config.shuffle:
         random.Random(config.seed).shuffle(limited)
     stress = "with" if config.keep_stress else "without"

@@ -238,9 +238,7 @@ def load_pair_splits(config: PairDataConfig) -> PairSplits:
     kept = train.filter(_within_limits, batched=True, keep_in_memory=True,
                         fn_kwargs={"max_src_len": config.max_src_len,
                                    "max_tgt_len": config.max_tgt_len})
-    if len(kept) == 0:
-        raise UserError(f"{where}: data.max_src_len={config.max_src_len}, data.max_tgt_len="
-                        f"{config.max_tgt_len} drop all {len(train)} training pairs")
+    check_some_kept(where, config, len(train), len(kept))
     if config.shuffle:
         kept = kept.shuffle(seed=config.seed, keep_in_memory=True)
     if config.test_path:
@@ -386,6 +384,14 @@ def _normalized(dataset: datasets.Dataset, config: PairDataConfig) -> datasets.D
 def _normalize_batch(batch: dict, config: PairDataConfig) -> dict:
     return {column: [normalize_text(text, config) for text in batch[column]]
             for column in ("src", "tgt")}
+
+
+def check_some_kept(where: str, config: PairDataConfig, total: int, kept: int) -> None:
+    """An error naming the length limits when they drop every one of ``total`` training
+    pairs (``kept`` is how many are left)."""
+    if total and not kept:
+        raise UserError(f"{where}: data.max_src_len={config.max_src_len}, data.max_tgt_len="
+                        f"{config.max_tgt_len} drop all {total} training pairs")
 
 
 def _within_limits(batch: dict, max_src_len: int, max_tgt_len: int) -> list[bool]:

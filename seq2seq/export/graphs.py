@@ -30,6 +30,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from seq2seq.core import Bidirectional
 from seq2seq.models.translator import EncoderDecoder
+from seq2seq.runtime import manifest
 
 OPSET = 17
 FLOAT, INT64, BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
@@ -191,9 +192,9 @@ def _linear(g: GraphBuilder, x: str, linear: torch.nn.Linear) -> str:
 
 
 def state_names(model: EncoderDecoder) -> list[str]:
-    """The decoder state's tensors in order: ``h0, c0, h1, c1 ...`` (GRU: ``h0, h1 ...``)."""
-    kinds = ("h", "c") if model.config.cell == "lstm" else ("h",)
-    return [f"{kind}{layer}" for layer in range(model.config.layers) for kind in kinds]
+    """The decoder state's tensors in order: ``h0, c0, h1, c1 ...`` (GRU: ``h0, h1 ...``),
+    by the rule the runtime checks a manifest with."""
+    return manifest.state_names(model.config.cell, model.config.layers)
 
 
 def memory_size(model: EncoderDecoder) -> int:

@@ -83,6 +83,12 @@ ATTENTION = ("none", "dot", "general", "bahdanau")
 MAX_LAYERS = 1024  # as seq2seq.limits bounds a model's (this runtime imports no torch side)
 
 
+def state_names(cell: str, layers: int) -> list[str]:
+    """The decoder state's tensors in order, as the graphs name them: ``h0, c0, h1, c1 ...``
+    (GRU, RNN: ``h0, h1 ...``)."""
+    return [f"{kind}{layer}" for layer in range(layers) for kind in CELLS[cell]]
+
+
 def _check_layout(path: Path, manifest: dict) -> None:
     """The fields the runtime reads (the manifest has no checksum of its own): a field of
     the wrong type, or that disagrees with the others, is an error naming it. The graphs'
@@ -106,7 +112,7 @@ def _check_layout(path: Path, manifest: dict) -> None:
     layers = field("layers", f"a positive integer up to {MAX_LAYERS:,}",
                    lambda v: positive(v) and v <= MAX_LAYERS)
     field("units", "a positive integer", positive)
-    state = [f"{kind}{layer}" for layer in range(layers) for kind in CELLS[cell]]
+    state = state_names(cell, layers)
     field("state", f"{state} ({layers} layer{'s' * (layers > 1)} of {cell})",
           lambda v: v == state)
     field("attention", f"one of {list(ATTENTION)}",
