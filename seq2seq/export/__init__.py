@@ -34,14 +34,20 @@ from seq2seq.export.graphs import (
     encoder_graph,
     state_names,
 )
-from seq2seq.runtime.manifest import FORMAT, FORMAT_VERSION, MANIFEST, says_export, sha256
+from seq2seq.runtime.manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    GRAPH_NAMES,
+    MANIFEST,
+    says_export,
+    sha256,
+)
 from seq2seq.runtime.translator import DECODE_FILE
 
 __all__ = ["QUANTIZATIONS", "export_run"]
 
 QUANTIZATIONS = ("none", "int8")
-GRAPHS = {"encoder": "encoder.onnx", "decoder_step": "decoder_step.onnx",
-          "beam_candidates": "beam_candidates.onnx"}
+GRAPHS = {name: f"{name}.onnx" for name in GRAPH_NAMES}  # the graphs the runtime reads
 QUANTIZED = ("encoder", "decoder_step")  # the search graph has no weights
 
 

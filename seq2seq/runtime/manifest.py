@@ -15,8 +15,8 @@ from pathlib import Path
 from seq2seq.runtime.errors import UserError
 from seq2seq.runtime.files import read_json_object
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "is_export", "read_manifest", "says_export",
-           "sha256"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "GRAPH_NAMES", "MANIFEST", "is_export", "read_manifest",
+           "says_export", "sha256", "state_names"]
 
 MANIFEST = "manifest.json"
 FORMAT = "seq2seq-export"
@@ -77,7 +77,7 @@ def read_manifest(directory: str | Path) -> dict:
     return manifest
 
 
-GRAPHS = ("encoder", "decoder_step", "beam_candidates")
+GRAPH_NAMES = ("encoder", "decoder_step", "beam_candidates")
 CELLS = {"lstm": ("h", "c"), "gru": ("h",), "rnn": ("h",)}  # each layer's state, in order
 ATTENTION = ("none", "dot", "general", "bahdanau")
 MAX_LAYERS = 1024  # as seq2seq.limits bounds a model's (this runtime imports no torch side)
@@ -102,8 +102,8 @@ def _check_layout(path: Path, manifest: dict) -> None:
     def positive(value) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
-    graphs = field("graphs", f"an object naming the files of {', '.join(GRAPHS)}",
-                   lambda v: isinstance(v, dict) and set(v) == set(GRAPHS))
+    graphs = field("graphs", f"an object naming the files of {', '.join(GRAPH_NAMES)}",
+                   lambda v: isinstance(v, dict) and set(v) == set(GRAPH_NAMES))
     for name, file in graphs.items():
         if not isinstance(file, str) or file not in manifest["files"]:
             raise UserError(f"{path}: graphs: {name}: expected one of the files the manifest "
