@@ -15,7 +15,7 @@ import time
 import torch
 
 from seq2seq.models.attention import EncoderMemory
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
 from seq2seq.search import SearchConfig, beam_search
 
 BOS, EOS = 1, 2

@@ -29,7 +29,7 @@ from seq2seq.benchmarks.peers import (
     random_batches,
 )
 from seq2seq.core import segments
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig, sequence_loss
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from seq2seq.benchmarks.peers import EMBEDDING, SOURCE_VOCAB, UNITS, random_batches
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
 
 
 def main() -> None:

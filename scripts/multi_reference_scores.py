@@ -14,10 +14,10 @@ import sys
 import jiwer
 
 from seq2seq import metrics
+from seq2seq.api import Translator
 from seq2seq.data.pairs import read_pairs
 from seq2seq.evaluation import evaluate_pairs
 from seq2seq.tasks.translation import load_splits
-from seq2seq.translator import Translator
 
 
 def padded_with_empty_strings(references):

@@ -1,5 +1,6 @@
 """seq2seq: character-level sequence learning on one Keras-exact recurrent core."""
 
+import importlib
 import os
 from importlib.metadata import PackageNotFoundError, version
 
@@ -17,3 +18,13 @@ try:
     __version__ = version("seq2seq")
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
+
+# the user-facing objects, imported (with torch) when first asked for:
+# ``from seq2seq import Translator``
+API = {"Translator": "seq2seq.api"}
+
+
+def __getattr__(name: str):
+    if name in API:
+        return getattr(importlib.import_module(API[name]), name)
+    raise AttributeError(f"module 'seq2seq' has no attribute {name!r}")

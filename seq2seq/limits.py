@@ -20,3 +20,10 @@ def check_model_sizes(sizes: dict[str, int]) -> None:
         most = MAX_LAYERS if name == "layers" else MAX_UNITS
         if value > most:
             raise UserError(f"model.{name}: expected at most {most:,}, got {value:,}")
+
+
+def check_positive(*options: tuple[str, int | None]) -> None:
+    """Each ``(option name, value)`` given a value needs a positive integer."""
+    for name, value in options:
+        if value is not None and value < 1:
+            raise UserError(f"{name}: expected a positive integer, got {value}")

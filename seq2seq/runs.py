@@ -3,8 +3,9 @@
 A recipe names its task (``task = "translation" | "mnist" | "fill"``, default
 translation); :func:`load_task_recipe` reads a recipe file into that task's dataclass, and
 :func:`load_run` loads a run (or checkpoint) directory of any task: its saved recipe, its
-tokenizers and its model with the checkpoint's weights. The API (``Translator``) and the
-command line are built on it; the tasks know nothing of it.
+tokenizers and its model with the checkpoint's weights, each as the task's spec
+(:mod:`seq2seq.tasks`) says. The API (``Translator``), the command line and the tasks'
+``evaluate`` are built on it.
 
 Example::
 
@@ -30,36 +31,9 @@ from seq2seq.config import (
 from seq2seq.errors import UserError
 from seq2seq.runtime.files import read_json_object
 from seq2seq.runtime.manifest import is_export
+from seq2seq.tasks import is_other_task, recipe_type, saved_task, task_of, task_spec
 
-TASKS = ("translation", "mnist", "fill")
-DEFAULT_TASK = "translation"
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-# keys that runs saved by earlier versions carry and that never did anything
-RETIRED_KEYS = {"translation": [("eval", "batch_unit")]}
-
-
-def recipe_type(task: str) -> type:
-    """The recipe dataclass of ``task``."""
-    if task == "translation":
-        from seq2seq.tasks.translation import TranslationRecipe
-
-        return TranslationRecipe
-    if task == "mnist":
-        from seq2seq.tasks.mnist import MnistRecipe
-
-        return MnistRecipe
-    if task == "fill":
-        from seq2seq.tasks.blank_filling import FillRecipe
-
-        return FillRecipe
-    raise UserError(f"task: expected one of {list(TASKS)}, got {task!r}")
-
-
-def task_of(mapping: dict, where: str) -> str:
-    task = mapping.get("task", DEFAULT_TASK)
-    if task not in TASKS:
-        raise UserError(f"{where}: task: expected one of {list(TASKS)}, got {task!r}")
-    return task
 
 
 def load_task_recipe(name_or_path: str, overrides: list[str] = ()) -> Any:
@@ -75,9 +49,9 @@ def read_saved_recipe(directory: Path) -> Any:
     faults name that file."""
     path = Path(directory) / "config.json"
     mapping = read_json_object(path, "saved recipe")
-    mapping.setdefault("task", _guess_task(mapping))
+    mapping.setdefault("task", saved_task(mapping))
     task = task_of(mapping, str(path))
-    for table, key in RETIRED_KEYS.get(task, []):
+    for table, key in task_spec(task).retired_keys:
         mapping.get(table, {}).pop(key, None)
     try:
         return from_mapping(recipe_type(task), mapping)
@@ -162,15 +136,6 @@ def _flat(mapping: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _guess_task(mapping: dict) -> str:
-    """The task of a run saved before recipes named it."""
-    if "teacher_forcing" in mapping:
-        return "translation"
-    if "direction" in mapping.get("model", {}):
-        return "fill"
-    return "mnist"
-
-
 @dataclass
 class Run:
     """A loaded run: its task, recipe, model (eval mode) and tokenizers by name."""
@@ -191,27 +156,12 @@ def load_run(run_dir: str | Path, which: str = "best", expected_task: str | None
     """
     path = checkpoint.resolve(Path(run_dir), which)
     recipe = read_saved_recipe(path)
-    if expected_task is not None and recipe.task != expected_task:
+    if is_other_task(recipe.task, expected_task):
         raise UserError(f"{run_dir}: a {recipe.task} run; expected a {expected_task} run")
-    model, tokenizers = _build(recipe, path)
+    spec = task_spec(recipe.task)
+    tokenizers = spec.load_tokenizers(path)
+    model = spec.build_model(recipe, tokenizers)
     checkpoint.load_weights(model, path)
     model.eval()
     return Run(recipe.task, recipe, model, path, tokenizers)
 
-
-def _build(recipe: Any, path: Path):
-    if recipe.task == "translation":
-        from seq2seq.models.translator import EncoderDecoder
-        from seq2seq.tasks.translation import load_tokenizers
-
-        source, target = load_tokenizers(path)
-        model = EncoderDecoder(recipe.model, len(source), len(target), target.pad_id)
-        return model, {"source": source, "target": target}
-    if recipe.task == "fill":
-        from seq2seq.tasks.blank_filling import build_filler, load_fill_tokenizer
-
-        tokenizer = load_fill_tokenizer(path)
-        return build_filler(recipe, tokenizer), {"text": tokenizer}
-    from seq2seq.models import RowClassifier
-
-    return RowClassifier(recipe.model), {}

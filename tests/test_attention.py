@@ -11,7 +11,7 @@ import torch
 from seq2seq.errors import UserError
 from seq2seq.models import attention as attention_module
 from seq2seq.models.attention import Attention, EncoderMemory, additive_scores
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
 from seq2seq.search import repeat_state, select_state
 from tests.conftest import assert_steps_equal_teacher_forcing
 
@@ -251,7 +251,7 @@ def cli(*arguments, input=None):
 def test_translate_jsonl_attention_is_what_the_search_saw(attention_run):
     import json
 
-    from seq2seq.translator import Translator
+    from seq2seq.api import Translator
 
     result = cli("translate", str(attention_run), "--format", "jsonl", "--attention",
                  "--beam", "1", input="Go.\nI see.\n")
@@ -300,7 +300,7 @@ def test_nbest_hypotheses_each_carry_their_own_alignment(attention_run):
 
 def test_align_draws_a_png_and_bad_requests_are_one_line(attention_run, tmp_path,
                                                          trained_run_without_attention):
-    from seq2seq.translator import Translator
+    from seq2seq.api import Translator
 
     out = tmp_path / "plots" / "align.png"
     result = cli("align", str(attention_run), "I see.", "--out", str(out))
@@ -335,7 +335,7 @@ def test_align_searches_for_the_best_hypothesis_whatever_the_run_decodes_with(at
     hypothesis, searched for."""
     import dataclasses
 
-    from seq2seq.translator import Translator
+    from seq2seq.api import Translator
 
     translator = Translator.from_pretrained(attention_run)
     greedy = translator.translate(["I see."], beam=1)[0]

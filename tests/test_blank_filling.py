@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from seq2seq.cli import main
 from seq2seq.config import find_recipe, from_mapping, load_recipe
-from seq2seq.data.blanks import (
+from seq2seq.data.fill import (
     BLANK,
     WORD,
     BlankDataConfig,
@@ -23,11 +23,11 @@ from seq2seq.data.blanks import (
     show,
 )
 from seq2seq.errors import UserError
-from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
+from seq2seq.models.filler import BlankFiller, BlankFillerConfig
 from seq2seq.runs import RECIPES as RECIPES_DIR
 from seq2seq.runs import load_run
 from seq2seq.search import SearchConfig, decode, greedy_search
-from seq2seq.tasks.blank_filling import FillRecipe
+from seq2seq.tasks.fill import FillRecipe
 from tests.conftest import assert_steps_equal_teacher_forcing
 
 SENTENCES = [f"{who} {verb} {what}." for who, verb, what in itertools.product(

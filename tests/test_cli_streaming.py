@@ -12,10 +12,10 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from seq2seq.api import Translator
 from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.progress import PlainProgress
-from seq2seq.translator import Translator
 from tests.conftest import FAST, PAIRS
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from seq2seq.api import Translator
 from seq2seq.benchmarks.train import ATTENTION_VARIANTS
 from seq2seq.cli import main
 from seq2seq.errors import UserError
-from seq2seq.translator import Translator
 from tests.conftest import CUDA, FAST, PAIRS  # noqa: F401 - other test modules import them here
 
 
@@ -144,7 +144,7 @@ def test_beam_nbest_and_jsonl(trained_run):
 
 
 def test_python_api_beam_one_is_greedy(trained_run):
-    from seq2seq.translator import Translator
+    from seq2seq.api import Translator
 
     translator = Translator.from_pretrained(trained_run)
     sentences = [src for src, _ in PAIRS]

@@ -84,7 +84,7 @@ def test_shipped_recipes_load(name):
 
 
 def test_every_shipped_recipe_loads_as_its_task_and_builds_its_model():
-    from seq2seq.models.translator import EncoderDecoder
+    from seq2seq.models.encoder_decoder import EncoderDecoder
     from seq2seq.runs import RECIPES, load_task_recipe
 
     names = sorted(path.stem for path in RECIPES.glob("*.toml"))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from seq2seq.core import LSTM, StackedRNN, segments
 from seq2seq.core.segments import Segment, outputs_by_length, plan_segments
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig, sequence_loss
 
 UNITS, FEATURES = 6, 5
 

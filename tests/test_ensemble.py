@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from seq2seq.errors import UserError
+from seq2seq.models.encoder_decoder import EncoderDecoder
 from seq2seq.models.ensemble import Ensemble
-from seq2seq.models.translator import EncoderDecoder
 from seq2seq.search import (
     Hypothesis,
     SearchConfig,

@@ -25,15 +25,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from seq2seq.api import Translator
 from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.export import export_run
 from seq2seq.export.graphs import decoder_step_graph, encoder_graph, state_names
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
 from seq2seq.runtime import OnnxTranslator
 from seq2seq.runtime import search as runtime_search
 from seq2seq.search import SearchConfig, decode, greedy_search
-from seq2seq.translator import Translator
 from tests.conftest import PAIRS
 
 

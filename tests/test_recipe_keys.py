@@ -279,7 +279,7 @@ def fewer_digits(digits, train=640, test=200):
 def built_task(config):
     """The trainer's task for ``config`` (seeded with its train.seed) on its data, and the
     held-out sources it decodes (none for MNIST)."""
-    from seq2seq.tasks.blank_filling import FillTask
+    from seq2seq.tasks.fill import FillTask
     from seq2seq.tasks.mnist import MnistTask, load_recipe_digits
     from seq2seq.tasks.translation import TranslationTask, load_splits
 
@@ -289,7 +289,7 @@ def built_task(config):
         return (TranslationTask(config, splits, torch.device("cpu")),
                 [p.src for p in splits.valid + splits.test])
     if config.task == "fill":
-        from seq2seq.data.blanks import load_blank_splits
+        from seq2seq.data.fill import load_blank_splits
 
         splits = load_blank_splits(config.data)
         return FillTask(config, splits, torch.device("cpu")), [b.text for b in splits.valid]
@@ -300,7 +300,7 @@ def built_task(config):
 def fingerprint(task, config, tmp_path) -> str:
     """What a short real run does: its metrics rows, final weights, the model's shapes, the
     first epoch's batches and the decoded validation outputs."""
-    from seq2seq.tasks.blank_filling import fill_blanks
+    from seq2seq.tasks.fill import fill_blanks
     from seq2seq.tasks.translation import translate_texts
 
     task = config.task
@@ -476,12 +476,12 @@ def test_the_metrics_a_recipe_may_stop_on_are_those_its_evaluation_measures(task
                                                                              files):
     """train.early_stopping_metric is checked when the recipe loads against each task's
     list of measured metrics: that list must be what an evaluation really returns."""
-    from seq2seq.tasks import blank_filling, mnist, translation
+    from seq2seq.tasks import fill, mnist, translation
 
     config = recipe(task, files, changes)
     run, _ = built_task(config)
     measured = {"translation": translation.measured_metrics, "mnist": mnist.measured_metrics,
-                "fill": lambda _config: blank_filling.MEASURED_METRICS}[task](config)
+                "fill": lambda _config: fill.MEASURED_METRICS}[task](config)
     with torch.no_grad():
         assert sorted(["train_loss", *run.evaluate()]) == sorted(measured)
     with pytest.raises(UserError, match="train.early_stopping_metric: 'valid_nothing' is not "

@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from seq2seq import checkpoint
-from seq2seq.data.blanks import BlankDataConfig, BlankSplits, blank_sentences
+from seq2seq.data.fill import BlankDataConfig, BlankSplits, blank_sentences
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits
-from seq2seq.models.blank_filler import BlankFillerConfig
-from seq2seq.models.translator import TranslatorConfig
+from seq2seq.models.encoder_decoder import TranslatorConfig
+from seq2seq.models.filler import BlankFillerConfig
 from seq2seq.search import SearchConfig
-from seq2seq.tasks.blank_filling import FillRecipe, FillTask
+from seq2seq.tasks.fill import FillRecipe, FillTask
 from seq2seq.tasks.translation import (
     EvalConfig,
     TeacherForcingConfig,

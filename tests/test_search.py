@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
 from seq2seq.search import (
     Hypothesis,
     SearchConfig,

@@ -7,12 +7,12 @@ import pytest
 from click.testing import CliRunner
 
 from seq2seq import metrics
+from seq2seq.api import Translator
 from seq2seq.cli import main
 from seq2seq.config import override_section
 from seq2seq.export import export_run
 from seq2seq.runtime import OnnxTranslator
 from seq2seq.tasks.translation import load_splits
-from seq2seq.translator import Translator
 from tests.test_slow_translation import fra_txt  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow

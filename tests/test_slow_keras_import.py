@@ -8,8 +8,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from seq2seq.api import Translator
 from seq2seq.cli import main
-from seq2seq.translator import Translator
 from tests import keras_example
 from tests.conftest import shared_data_dir
 

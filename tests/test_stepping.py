@@ -6,7 +6,7 @@ import torch
 
 from seq2seq.core import LSTMStep, StackedRNN, StepCache, step_applies, stepping
 from seq2seq.core.stepping import _lstm_pointwise
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig, sequence_loss
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig, sequence_loss
 
 UNITS, VOCAB, BATCH = 6, 9, 4
 

@@ -93,10 +93,10 @@ def run_engine_comparison(run_dir, pairs, metric: str, beams=(1, 5), batch_size:
     round (each keeps its fastest round); ``metric`` (multi-reference) scores each."""
     from pathlib import Path
 
+    from seq2seq.api import Translator
     from seq2seq.evaluation import score_outputs
     from seq2seq.export import GRAPHS, QUANTIZED, export_run
     from seq2seq.runtime import OnnxTranslator
-    from seq2seq.translator import Translator
 
     torch.set_num_threads(threads)
     work_dir = Path(work_dir)

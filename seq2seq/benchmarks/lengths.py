@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
+from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
 from seq2seq.search import SearchConfig, decode
 
 PAD, BOS, EOS = 0, 1, 2

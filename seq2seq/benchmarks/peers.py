@@ -90,7 +90,7 @@ def import_opennmt():
 
 def build_models(onmt):
     """Our EncoderDecoder and OpenNMT-py's NMTModel with the same weights."""
-    from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
+    from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
 
     ours = EncoderDecoder(TranslatorConfig(units=UNITS, layers=1, embedding=EMBEDDING),
                           SOURCE_VOCAB, TARGET_VOCAB, PAD)
@@ -176,7 +176,7 @@ def check_same_model(ours, theirs, batch) -> float:
 
 
 def _train_ours(model, optimizer, batches, bf16: bool = False) -> None:
-    from seq2seq.models.translator import sequence_loss
+    from seq2seq.models.encoder_decoder import sequence_loss
 
     for src, src_lengths, tgt in batches:
         optimizer.zero_grad()

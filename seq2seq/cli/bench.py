@@ -89,7 +89,7 @@ def bench_train(recipe, overrides, epochs, threads, attention_variants, steps, r
         run_attention_benchmark,
         run_train_benchmark,
     )
-    from seq2seq.cli.common import check_positive
+    from seq2seq.limits import check_positive
     from seq2seq.runs import RECIPES
 
     _check_device(device)
@@ -125,7 +125,7 @@ def bench_precision(recipe, overrides, steps, threads, out, device) -> None:
     """A translation RECIPE's first training steps in fp32, bf16 autocast and fp16 with
     loss scaling (CUDA only), from one seed: training and validation loss, tokens/s."""
     from seq2seq.benchmarks.precision import format_precision_table, run_precision_benchmark
-    from seq2seq.cli.common import check_positive
+    from seq2seq.limits import check_positive
     from seq2seq.runs import RECIPES
 
     _check_device(device)
@@ -155,7 +155,7 @@ def bench_peers(sources, batch_size, train_batches, rounds, threads, bf16) -> No
     says so and exits with status 1.
     """
     from seq2seq.benchmarks.peers import format_peer_table, run_peer_benchmark
-    from seq2seq.cli.common import check_positive
+    from seq2seq.limits import check_positive
 
     check_positive(("--sources", sources), ("--batch-size", batch_size),
                    ("--train-batches", train_batches), ("--rounds", rounds),
@@ -189,6 +189,7 @@ def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_expo
     sources; then torch vs its ONNX export, fp32 and int8 (CPU)."""
     import tempfile
 
+    from seq2seq.api import Translator
     from seq2seq.benchmarks.decode import (
         format_decode_table,
         format_engine_table,
@@ -196,10 +197,9 @@ def bench_decode(run_dir, overrides, split, beam, batch_size, threads, with_expo
         run_engine_comparison,
     )
     from seq2seq.benchmarks.timing import where
-    from seq2seq.cli.common import check_positive
     from seq2seq.config import override_section
+    from seq2seq.limits import check_positive
     from seq2seq.tasks.translation import load_splits
-    from seq2seq.translator import Translator
 
     _check_device(device)
     check_positive(("--rounds", rounds))

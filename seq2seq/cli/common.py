@@ -34,22 +34,6 @@ def training_options(command):
     return functools.reduce(lambda cmd, option: option(cmd), reversed(options), command)
 
 
-def check_positive(*options: tuple[str, int | None]) -> None:
-    """Each ``(option name, value)`` given a value needs a positive integer."""
-    for name, value in options:
-        if value is not None and value < 1:
-            raise UserError(f"{name}: expected a positive integer, got {value}")
-
-
-def check_applies(task: str, options: dict[str, object], applies: dict[str, tuple[str, ...]]
-                  ) -> None:
-    """An option given for a task it does not apply to is an error naming it."""
-    for name, value in options.items():
-        if value not in (None, False, ()) and task not in applies[name]:
-            raise UserError(f"{name}: applies to {' and '.join(applies[name])} runs, "
-                            f"not to this {task} run")
-
-
 def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads, device, bf16,
                 expected_task: str | None = None):
     """The recipe (any task) and run directory of a new or resumed run; seeds and threads
@@ -60,6 +44,7 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     import torch
 
     from seq2seq.runs import check_new_run_dir, load_task_recipe, read_resumed_recipe
+    from seq2seq.tasks import is_other_task
     from seq2seq.trainer import choose_autocast, pick_device
 
     if resume_dir is not None:
@@ -74,7 +59,7 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
             raise click.UsageError("give --out RUN_DIR (or --resume RUN_DIR)")
         check_new_run_dir(run_dir)
         config = load_task_recipe(recipe or default_recipe, overrides)
-    if expected_task is not None and config.task != expected_task:
+    if is_other_task(config.task, expected_task):
         raise UserError(f"{recipe or run_dir}: a {config.task} recipe; this command trains "
                         f"{expected_task} (use seq2seq train)")
     if threads is not None and not 1 <= threads <= MAX_THREADS:

@@ -11,8 +11,9 @@ from pathlib import Path
 import click
 
 from seq2seq import preload
-from seq2seq.cli.common import check_applies, prepare_run, training_options
+from seq2seq.cli.common import prepare_run, run_training, training_options
 from seq2seq.errors import UserError
+from seq2seq.tasks import check_options, is_other_task, task_spec
 
 DEFAULT_RECIPE = "demo"
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path),
@@ -23,21 +24,12 @@ def _train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_d
            default_recipe: str, expected_task: str | None = None) -> None:
     config, run_dir, resuming = prepare_run(recipe, default_recipe, overrides, run_dir,
                                             resume_dir, threads, device, bf16, expected_task)
-    check_applies(config.task, {"--data-dir": data_dir}, {"--data-dir": ("mnist",)})
+    spec = task_spec(config.task)
+    check_options(spec, {"--data-dir": data_dir}, "train_options")
     # what the optimizer's first step and loss.png import, while the data is read
     preload.import_in_background(*preload.OPTIMIZER, *preload.PLOTS)
-    if config.task == "translation":
-        from seq2seq.cli.translation import train_translation
-
-        train_translation(config, run_dir, resuming)
-    elif config.task == "fill":
-        from seq2seq.cli.fill import train_fill
-
-        train_fill(config, run_dir, resuming)
-    else:
-        from seq2seq.cli.mnist import train_mnist
-
-        train_mnist(config, run_dir, resuming, data_dir)
+    spec.train(config, run_dir, resuming, {"data_dir": data_dir},
+               lambda trainer: run_training(trainer, resuming, "seq2seq train"), click.echo)
 
 
 @click.command("train")
@@ -68,13 +60,6 @@ def mnist_train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, d
     """Alias of `seq2seq train` for mnist recipes (default: mnist)."""
     _train(recipe, overrides, run_dir, resume_dir, threads, device, bf16, data_dir, "mnist",
            "mnist")
-
-
-EVALUATE_APPLIES = {"--data": ("translation",), "--split": ("translation",),
-                    "--beam": ("translation",), "--alpha": ("translation",),
-                    "--metrics": ("translation",), "--samples": ("translation",),
-                    "--nbest": ("fill",), "--data-dir": ("mnist",),
-                    "--set": ("translation", "fill"), "--ensemble": ("translation",)}
 
 
 def evaluate_options(command):
@@ -117,27 +102,18 @@ def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, samples, nbes
     from seq2seq.runs import read_saved_recipe
 
     task = read_saved_recipe(checkpoint.resolve(run_dir, "best")).task
-    if expected_task is not None and task != expected_task:
+    if is_other_task(task, expected_task):
         raise UserError(f"{run_dir}: a {task} run; expected a {expected_task} run "
                         f"(use seq2seq evaluate)")
-    check_applies(task, {"--data": data_path, "--split": split, "--beam": beam,
+    spec = task_spec(task)
+    check_options(spec, {"--data": data_path, "--split": split, "--beam": beam,
                          "--alpha": alpha, "--metrics": metric_list, "--samples": samples,
                          "--nbest": nbest, "--data-dir": data_dir, "--set": overrides,
-                         "--ensemble": ensemble},
-                   EVALUATE_APPLIES)
-    if task == "translation":
-        from seq2seq.cli.translation import evaluate_translation
-
-        evaluate_translation(run_dir, data_path, split, beam, alpha, metric_list, samples,
-                             overrides, as_json, ensemble)
-    elif task == "fill":
-        from seq2seq.cli.fill import evaluate_fill
-
-        evaluate_fill(run_dir, nbest, overrides, as_json)
-    else:
-        from seq2seq.cli.mnist import evaluate_mnist
-
-        evaluate_mnist(run_dir, data_dir, as_json)
+                         "--ensemble": ensemble}, "evaluate_options")
+    spec.evaluate(run_dir, {"data_path": data_path, "split": split, "beam": beam,
+                            "alpha": alpha, "metric_list": metric_list, "samples": samples,
+                            "nbest": nbest, "ensemble": ensemble, "data_dir": data_dir,
+                            "overrides": overrides, "as_json": as_json}, click.echo)
 
 
 @click.command("evaluate")
@@ -172,15 +148,4 @@ def summary(recipe, overrides) -> None:
     from seq2seq.runs import load_task_recipe
 
     config = load_task_recipe(recipe or DEFAULT_RECIPE, overrides)
-    if config.task == "translation":
-        from seq2seq.cli.translation import summary_translation
-
-        summary_translation(config)
-    elif config.task == "fill":
-        from seq2seq.cli.fill import summary_fill
-
-        summary_fill(config)
-    else:
-        from seq2seq.cli.mnist import summary_mnist
-
-        summary_mnist(config)
+    task_spec(config.task).summary(config, click.echo)

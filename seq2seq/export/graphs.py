@@ -1,4 +1,4 @@
-"""A trained :class:`~seq2seq.models.translator.EncoderDecoder` as two ONNX graphs.
+"""A trained :class:`~seq2seq.models.encoder_decoder.EncoderDecoder` as two ONNX graphs.
 
 The graphs are written node by node from the model's weights (no tracing), so that every
 configuration a translation recipe can build maps onto ONNX's own recurrent operators,
@@ -29,7 +29,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from seq2seq.core import Bidirectional
-from seq2seq.models.translator import EncoderDecoder
+from seq2seq.models.encoder_decoder import EncoderDecoder
 from seq2seq.runtime import manifest
 
 OPSET = 17

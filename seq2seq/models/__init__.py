@@ -1,9 +1,9 @@
 """Models built around the shared recurrent core (:mod:`seq2seq.core`)."""
 
-from .blank_filler import BlankFiller, BlankFillerConfig
+from .encoder_decoder import EncoderDecoder, TranslatorConfig
 from .ensemble import Ensemble
+from .filler import BlankFiller, BlankFillerConfig
 from .row_classifier import RowClassifier, RowClassifierConfig
-from .translator import EncoderDecoder, TranslatorConfig
 
 __all__ = ["BlankFiller", "BlankFillerConfig", "EncoderDecoder", "Ensemble", "RowClassifier",
            "RowClassifierConfig", "TranslatorConfig"]

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from seq2seq.errors import UserError
-from seq2seq.models.translator import EncoderDecoder, State
+from seq2seq.models.encoder_decoder import EncoderDecoder, State
 
 
 class Ensemble(nn.Module):

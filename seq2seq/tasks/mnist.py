@@ -1,7 +1,9 @@
-"""MNIST row classification: digits data + RowClassifier + cross-entropy, for the trainer."""
+"""MNIST row classification: digits data + RowClassifier + cross-entropy, for the trainer,
+and the task's ``train``, ``evaluate`` and ``summary`` (:data:`SPEC`)."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,13 +12,18 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from seq2seq import checkpoint
 from seq2seq.config import reject_inapplicable, save_json, to_mapping
+from seq2seq.core import summary as keras_summary
 from seq2seq.data.mnist import DigitSplits, load_digits
 from seq2seq.errors import UserError
 from seq2seq.models import RowClassifier, RowClassifierConfig
-from seq2seq.trainer import TrainConfig, check_early_stopping_metric
+from seq2seq.runs import load_run, read_saved_recipe
+from seq2seq.tasks import TaskSpec
+from seq2seq.trainer import TrainConfig, Trainer, check_early_stopping_metric, pick_device
 
 EVAL_BATCH = 2000
+FIRST_TEST_IMAGES = 2000  # the test report's second figure, as the tutorials' subset
 
 
 @dataclass
@@ -179,3 +186,83 @@ def classify(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -
         probability.append(best.values.cpu())
     return Classification(torch.cat(predicted), torch.cat(probability), labels.cpu(),
                           total_loss / len(labels))
+
+
+def train(recipe: MnistRecipe, run_dir: Path, resuming: bool, options: dict, fit, log) -> None:
+    """Read the digits (``data_dir``: IDX files instead of the recipe's source), train
+    (``fit``), then report the best checkpoint on the test images."""
+    if options["data_dir"] is not None:
+        recipe.data.dir, recipe.data.source = str(options["data_dir"]), "idx"
+    digits = load_recipe_digits(recipe.data, log=log)
+    task = MnistTask(recipe, digits, pick_device(recipe.train.device))
+    trainer = Trainer(task, recipe.train, run_dir, log=log)
+    fit(trainer)
+    best = checkpoint.resolve(run_dir, "best")
+    last_was_best = checkpoint.step_of(best) == trainer.position.step
+    report_test(run_dir, digits, log, result=task.last_test_result if last_was_best else None)
+
+
+def report_test(run_dir: Path, digits: DigitSplits, log, result: Classification | None = None
+                ) -> dict:
+    """Evaluate the best checkpoint on the test images (or take ``result``, its
+    predictions there already made); write the plots and test.json."""
+    from seq2seq.reports.plots import plot_confusion, plot_errors  # matplotlib: only here
+
+    path = checkpoint.resolve(run_dir, "best")
+    if result is None:
+        model = load_run(path, expected_task=SPEC.name).model
+        result = classify(model, to_float(digits.test_images), digits.test_labels)
+    first = FIRST_TEST_IMAGES
+    first_accuracy = (result.predicted[:first] == result.labels[:first]).float().mean().item()
+    report = {"accuracy": result.accuracy, "accuracy_first_2000": first_accuracy,
+              "images": len(result.labels), "loss": result.loss,
+              "checkpoint": str(path), "data": digits.source}
+    plot_confusion(result.confusion(), run_dir / "confusion.png", title="test set")
+    wrong = (result.predicted != result.labels).nonzero().flatten()
+    plot_errors(digits.test_images[wrong], result.predicted[wrong].tolist(),
+                result.labels[wrong].tolist(), run_dir / "errors.png",
+                probabilities=result.probability[wrong].tolist())
+    save_json(run_dir / "test.json", report)
+    first_text = (f" ({first_accuracy:.4f} on the first 2,000)" if len(result.labels) > first
+                  else "")
+    log(f"test accuracy {result.accuracy:.4f} on {len(result.labels):,} images{first_text}; "
+        f"plots in {run_dir}")
+    return report
+
+
+def evaluate(run_dir: Path, options: dict, log) -> None:
+    """Accuracy of RUN_DIR's best checkpoint on all test images and on the first 2,000
+    (``data_dir``: IDX files instead of the run's source); ``as_json``: one JSON object."""
+    recipe = read_saved_recipe(run_dir)
+    if options["data_dir"] is not None:
+        recipe.data.dir, recipe.data.source = str(options["data_dir"]), "idx"
+    quiet = lambda _message: None  # noqa: E731
+    digits = load_recipe_digits(recipe.data, log=quiet if options["as_json"] else log)
+    report = report_test(run_dir, digits, quiet if options["as_json"] else log)
+    if options["as_json"]:
+        log(json.dumps(report))
+
+
+def summary(recipe: MnistRecipe, log) -> None:
+    """The recipe's model as a Keras-style table."""
+    keras_summary(RowClassifier(recipe.model), inputs=[torch.zeros(2, 28, 28)], print_fn=log)
+
+
+def recognises_saved(mapping: dict) -> bool:
+    """The first task's saved recipes: neither translation's ``[teacher_forcing]`` table nor
+    a fill-in model's ``model.direction``."""
+    return "teacher_forcing" not in mapping and "direction" not in mapping.get("model", {})
+
+
+SPEC = TaskSpec(
+    name="mnist",
+    recipe=MnistRecipe,
+    load_tokenizers=lambda directory: {},
+    build_model=lambda recipe, tokenizers: RowClassifier(recipe.model),
+    train=train,
+    evaluate=evaluate,
+    summary=summary,
+    recognises_saved=recognises_saved,
+    train_options=("--data-dir",),
+    evaluate_options=("--data-dir",),
+)

@@ -1,8 +1,11 @@
 """Translation as the trainer sees it: pairs, tokenizers, the encoder-decoder, its loss, and
-validation metrics from decoded outputs (greedy, or beam when ``[decode]`` says so)."""
+validation metrics from decoded outputs (greedy, or beam when ``[decode]`` says so); and the
+task's ``train``, ``evaluate`` and ``summary`` (:data:`SPEC`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,18 +13,36 @@ from typing import Literal
 
 import torch
 
-from seq2seq import metrics
+from seq2seq import checkpoint, metrics
 from seq2seq.batching import Batch, bucket_batches, collate, pad_rows, sorted_batches
-from seq2seq.config import reject_inapplicable, save_json, to_mapping
+from seq2seq.config import (
+    override_section,
+    parse_override,
+    reject_inapplicable,
+    save_json,
+    to_mapping,
+)
+from seq2seq.core import summary as keras_summary
 from seq2seq.data.cmudict import load_cmudict_splits
-from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits, load_pair_splits
+from seq2seq.data.pairs import (
+    READ_PAIRS_KEYS,
+    Pair,
+    PairDataConfig,
+    PairSplits,
+    has_named_fields,
+    load_pair_splits,
+    read_pairs,
+)
 from seq2seq.errors import UserError
-from seq2seq.models.translator import (
+from seq2seq.evaluation import evaluate_pairs, format_report
+from seq2seq.limits import check_positive
+from seq2seq.models.encoder_decoder import (
     EncoderDecoder,
     TranslatorConfig,
     sequence_loss,
     teacher_forced_scores,
 )
+from seq2seq.runs import DATA_LOCATION_KEYS, check_held_out_overrides
 from seq2seq.runtime.files import read_json_object
 from seq2seq.runtime.results import (
     Alignment,
@@ -30,10 +51,19 @@ from seq2seq.runtime.results import (
     translate_sentences,
 )
 from seq2seq.search import Hypothesis, SearchConfig, decode_sequences, max_lengths
+from seq2seq.tasks import TaskSpec
 from seq2seq.tokenizers import Tokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
-from seq2seq.trainer import TrainConfig, check_early_stopping_metric
+from seq2seq.trainer import (
+    TrainConfig,
+    Trainer,
+    check_early_stopping_metric,
+    pick_device,
+    read_metrics,
+)
 
 TRAINING_LENGTHS = "training_lengths.json"  # what translate's --max-input-len defaults from
+SHOWN_EXAMPLES = 5  # validation pairs translated after training
+EVALUATION_SEED = 0  # evaluate's draws, for a run whose [decode] samples
 
 
 @dataclass
@@ -270,3 +300,166 @@ def translate_texts(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
     """The n-best lists of :func:`translate_lines` alone."""
     return [line.hypotheses for line in translate_lines(model, source, target, sentences,
                                                         config, max_input_len, generator)]
+
+
+def train(recipe: TranslationRecipe, run_dir: Path, resuming: bool, options: dict, fit,
+          log) -> None:
+    """Read the pairs, train (``fit``), then translate a few validation pairs with the best
+    checkpoint and say its scores."""
+    splits = load_splits(recipe.data)
+    log(f"data: {splits.source}: {len(splits.train):,} training pairs, "
+        f"{len(splits.valid):,} validation, {len(splits.test):,} test"
+        + (f"; {splits.skipped} bad lines skipped" if splits.skipped else "")
+        + (f"; {splits.filtered} over the length limits" if splits.filtered else ""))
+    if not splits.valid:  # every evaluation (loss, metrics, early stopping) reads them
+        raise UserError(f"{splits.source}: no validation pairs to evaluate each epoch on; "
+                        "hold some out with data.valid_fraction (e.g. 0.1) or give "
+                        "data.valid_path")
+    tokenizers = load_tokenizers(run_dir) if resuming else None
+    task = TranslationTask(recipe, splits, pick_device(recipe.train.device), tokenizers)
+    log(f"vocabulary: {len(task.source)} source, {len(task.target)} target symbols")
+    fit(Trainer(task, recipe.train, run_dir, log=log))
+    _show_examples(run_dir, splits, log)
+
+
+def _show_examples(run_dir: Path, splits: PairSplits, log) -> None:
+    """A few validation translations from the best checkpoint, and its scores."""
+    path = checkpoint.resolve(run_dir, "best")
+    translator = SPEC.api_class().from_pretrained(path)
+    pairs = splits.valid[:: max(1, len(splits.valid) // SHOWN_EXAMPLES)][:SHOWN_EXAMPLES]
+    outputs = translator.translate([p.src for p in pairs])
+    log(f"best checkpoint: {path}")
+    for pair, output in zip(pairs, outputs):
+        log(f"  {pair.src}\n    -> {output}\n    (reference: {pair.tgt})")
+    best = [row for row in read_metrics(run_dir) if row["step"] == checkpoint.step_of(path)]
+    if best:
+        scores = {k: v for k, v in best[-1].items() if k.startswith("valid_")}
+        log("scores: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+
+
+def evaluate(run_dir: Path, options: dict, log) -> None:
+    """Score RUN_DIR's best model (with ``ensemble``, the ensemble of it and those runs')
+    on ``data_path`` or its own ``split``, single- and multi-reference, with ``samples``
+    outputs to look at."""
+    data_path, split, overrides = options["data_path"], options["split"], options["overrides"]
+    listed = "bleu,chrf" if options["metric_list"] is None else options["metric_list"]
+    names = [name.strip() for name in listed.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(metrics.METRICS))
+    if unknown or not names:
+        raise UserError(f"--metrics: unknown {unknown or names}; valid: {sorted(metrics.METRICS)}")
+    check_positive(("--beam", options["beam"]), ("--samples", options["samples"]))
+    if (data_path is None) == (split is None):
+        raise UserError("evaluate: give either --data FILE or --split valid|test")
+    translator = SPEC.api_class().from_pretrained(run_dir, ensemble=options["ensemble"])
+    if split is not None:
+        check_same_data(run_dir, translator)
+        pairs, skipped, data = held_out_pairs(run_dir, translator.recipe.data, split,
+                                              list(overrides))
+    else:
+        pairs, skipped, data = file_pairs(translator.recipe.data, data_path, list(overrides))
+    if skipped:
+        log(f"{data_path or data.path}: {skipped:,} bad lines skipped "
+            "(data.on_bad_line = \"skip\")", err=True)
+    # only each sentence's best output is scored: one hypothesis, whatever decode.nbest says
+    config = translator.search_config({"beam_size": "--beam", "alpha": "--alpha"},
+                                      beam_size=options["beam"], alpha=options["alpha"],
+                                      nbest=1)
+    generator = None
+    if config.sample:  # a run that decodes by sampling: the same draws every evaluation
+        generator = torch.Generator().manual_seed(EVALUATION_SEED)
+    report = evaluate_pairs(translator, pairs, names, config, options["samples"] or 0,
+                            generator)
+    log(json.dumps(dataclasses.asdict(report)) if options["as_json"] else format_report(report))
+
+
+def file_pairs(run_data: PairDataConfig, data_path: Path, overrides: list[str]):
+    """``(pairs, bad lines skipped, data settings)`` of ``evaluate --data FILE``: the file
+    read whole, as the run reads its own (``overrides`` may change only how it is read)."""
+    for text in overrides:  # --data FILE is read whole: no selection, split or limits
+        key = parse_override(text)[0][-1]
+        if key not in READ_PAIRS_KEYS:
+            raise UserError(f"--set {text!r}: does not apply with --data (the file is "
+                            f"scored whole); with --data: "
+                            f"{', '.join('data.' + k for k in READ_PAIRS_KEYS)}")
+    data = override_section(file_reading(run_data, data_path), "data", overrides)
+    return (*read_pairs(data_path, data), data)
+
+
+def held_out_pairs(run_dir: Path, run_data: PairDataConfig, split: str, overrides: list[str]):
+    """``(pairs, bad lines skipped, data settings)`` of ``evaluate --split``: the run's own
+    held-out ``split``, as its recipe makes it (``overrides`` may say where the data lies
+    now)."""
+    check_held_out_overrides(run_data, overrides)
+    data = override_section(run_data, "data", overrides)
+    for key in ("path", "valid_path", "test_path"):  # the run's relative paths
+        where = getattr(data, key, None)
+        if where and not Path(where).is_absolute() and not Path(where).exists():
+            raise UserError(f"data.{key}: {where}: no such file from {Path.cwd()}; the "
+                            f"run reads it relative to where you run it: run evaluate "
+                            f"from where {run_dir} was trained, or give --set "
+                            f"data.{key}=PATH")
+    splits = load_splits(data)
+    pairs = getattr(splits, split)
+    if not pairs:
+        how = "data.valid_path or data.valid_fraction" if split == "valid" else (
+            "data.test_path, or data.test_fraction for cmudict")
+        raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs "
+                        f"(set {how})")
+    return pairs, splits.skipped, data
+
+
+def check_same_data(run_dir: Path, translator) -> None:
+    """With --split, every ensemble member must have been trained with RUN_DIR's ``[data]``
+    settings, where the files lie apart (:data:`~seq2seq.runs.DATA_LOCATION_KEYS`, which
+    ``--set`` may move): otherwise RUN_DIR's held-out pairs may be among a member's
+    training pairs. A difference is an error naming the first key that differs."""
+    mine = dataclasses.asdict(translator.recipe.data)
+    for other, recipe in translator.ensemble_recipes.items():
+        theirs = dataclasses.asdict(recipe.data)
+        for key, value in mine.items():
+            if f"data.{key}" not in DATA_LOCATION_KEYS and theirs.get(key) != value:
+                raise UserError(f"ensemble member {other}: data.{key} is {theirs.get(key)!r}, "
+                                f"{run_dir}'s is {value!r}: with --split, every member must "
+                                f"be trained on {run_dir}'s data and split (its held-out "
+                                "pairs could be another's training pairs); score a file "
+                                "with --data instead")
+
+
+def file_reading(run_data: PairDataConfig, path: Path) -> PairDataConfig:
+    """How ``evaluate --data`` reads ``path``: the run's own reading settings
+    (:data:`~seq2seq.data.pairs.READ_PAIRS_KEYS`) where they apply to that file, not the
+    run's data source (a TSV run can be scored on a CSV with its own field names)."""
+    carried = {} if run_data.corpus else {  # cmudict's words are read by the package
+        key: getattr(run_data, key) for key in READ_PAIRS_KEYS
+        if has_named_fields(path) or key not in ("src_field", "tgt_field")}
+    return PairDataConfig(path=str(path), **carried)
+
+
+def summary(recipe: TranslationRecipe, log) -> None:
+    """The recipe's model as a Keras-style table (its vocabularies from the data)."""
+    task = TranslationTask(recipe, load_splits(recipe.data), torch.device("cpu"))
+    src = torch.ones(2, 7, dtype=torch.long)
+    tgt = torch.ones(2, 9, dtype=torch.long)
+    keras_summary(task.model, inputs=[src, torch.tensor([7, 5]), tgt], print_fn=log)
+
+
+def build_model(recipe: TranslationRecipe, tokenizers: dict[str, Tokenizer]) -> EncoderDecoder:
+    source, target = tokenizers["source"], tokenizers["target"]
+    return EncoderDecoder(recipe.model, len(source), len(target), target.pad_id)
+
+
+SPEC = TaskSpec(
+    name="translation",
+    recipe=TranslationRecipe,
+    load_tokenizers=lambda directory: dict(zip(("source", "target"),
+                                               load_tokenizers(directory))),
+    build_model=build_model,
+    train=train,
+    evaluate=evaluate,
+    summary=summary,
+    recognises_saved=lambda mapping: "teacher_forcing" in mapping,
+    evaluate_options=("--data", "--split", "--beam", "--alpha", "--metrics", "--samples",
+                      "--set", "--ensemble"),
+    retired_keys=(("eval", "batch_unit"),),
+    api="seq2seq.api:Translator",
+)

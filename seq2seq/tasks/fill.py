@@ -1,4 +1,5 @@
-"""Fill-in-the-blank as the trainer sees it: blanked sentences + BlankFiller + loss + exact match.
+"""Fill-in-the-blank: blanked sentences + BlankFiller + loss + exact match, for the trainer,
+and the task's ``train``, ``evaluate`` and ``summary`` (:data:`SPEC`).
 
 Each epoch blanks every training sentence anew (seeded by the train seed and the epoch),
 so the model sees a different word of each sentence in each epoch; the held-out sentences
@@ -9,6 +10,7 @@ answer is a piece of the sentence), with the blank symbol added to its vocabular
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +19,30 @@ from typing import Literal
 import torch
 
 from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import reject_inapplicable, save_json, to_mapping
-from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, blank_sentences
+from seq2seq.config import override_section, reject_inapplicable, save_json, to_mapping
+from seq2seq.core import summary as keras_summary
+from seq2seq.data.fill import (
+    BLANK,
+    BlankDataConfig,
+    Blanked,
+    BlankSplits,
+    blank_sentences,
+    load_blank_splits,
+    show,
+)
 from seq2seq.errors import UserError
-from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
-from seq2seq.models.translator import sequence_loss, teacher_forced_scores
+from seq2seq.limits import check_positive
+from seq2seq.models.encoder_decoder import sequence_loss, teacher_forced_scores
+from seq2seq.models.filler import BlankFiller, BlankFillerConfig
+from seq2seq.runs import check_held_out_overrides, load_run
 from seq2seq.search import SearchConfig, decode_sequences
+from seq2seq.tasks import TaskSpec
 from seq2seq.tokenizers import CharTokenizer, TokenizerConfig, load_tokenizer, train_tokenizer
-from seq2seq.trainer import TrainConfig, check_early_stopping_metric
+from seq2seq.trainer import TrainConfig, Trainer, check_early_stopping_metric, pick_device
 
 TOKENIZER = "text"  # the run's one tokenizer: text.tokenizer.json
+SHOWN_EXAMPLES = 5  # held-out blanks filled after training
+DEFAULT_NBEST = 5  # evaluate's top-k
 
 
 @dataclass
@@ -165,3 +181,78 @@ def held_out_accuracy(model, tokenizer, blanked: list, config, nbest: int) -> di
                for candidates, b in zip(found, blanked))
     total = max(len(blanked), 1)
     return {"sentences": len(blanked), "top1": top1 / total, f"top{nbest}": topk / total}
+
+
+def train(recipe: FillRecipe, run_dir: Path, resuming: bool, options: dict, fit, log) -> None:
+    """Blank the recipe's sentences, train (``fit``), then fill a few held-out blanks with
+    the best checkpoint."""
+    splits = load_blank_splits(recipe.data)
+    log(f"data: {splits.source}: {len(splits.train):,} training sentences, "
+        f"{len(splits.valid):,} held out"
+        + (f"; {splits.dropped:,} repeated or unusable dropped" if splits.dropped else ""))
+    tokenizer = load_fill_tokenizer(run_dir) if resuming else None
+    task = FillTask(recipe, splits, pick_device(recipe.train.device), tokenizer)
+    parameters = sum(p.numel() for p in task.model.parameters())
+    context = {"both": "left and right context", "forward": "left context only",
+               "backward": "right context only"}[recipe.model.direction]
+    log(f"vocabulary: {len(task.tokenizer)} symbols; model: {context}, "
+        f"{parameters:,} parameters")
+    fit(Trainer(task, recipe.train, run_dir, log=log))
+    _show_examples(run_dir, splits, log)
+
+
+def _show_examples(run_dir: Path, splits: BlankSplits, log) -> None:
+    """A few held-out blanks filled by the best checkpoint."""
+    run = load_run(run_dir, expected_task=SPEC.name)
+    shown = splits.valid[:: max(1, len(splits.valid) // SHOWN_EXAMPLES)][:SHOWN_EXAMPLES]
+    greedy = dataclasses.replace(run.recipe.decode, beam_size=1, nbest=1, alpha=0.0)
+    found = fill_blanks(run.model, run.tokenizers[TOKENIZER], [b.text for b in shown], greedy)
+    log(f"best checkpoint: {run.checkpoint}")
+    for blanked, candidates in zip(shown, found):
+        log(f"  {show(blanked.text, run.recipe.data.blank)}\n"
+            f"    -> {candidates[0].text!r} (answer: {blanked.answer!r})")
+
+
+def evaluate(run_dir: Path, options: dict, log) -> None:
+    """Top-1 and top-k (``nbest``) exact match of RUN_DIR's best model on its held-out
+    blanks; ``overrides`` may say where its data lies now."""
+    nbest = DEFAULT_NBEST if options["nbest"] is None else options["nbest"]
+    overrides = list(options["overrides"])
+    check_positive(("--nbest", nbest))
+    run = load_run(run_dir, expected_task=SPEC.name)
+    check_held_out_overrides(run.recipe.data, overrides)
+    # the top-k search widens the run's beam to --nbest
+    search = run.recipe.decode.changed({"beam_size": "--nbest", "nbest": "--nbest"},
+                                       nbest=nbest,
+                                       beam_size=max(run.recipe.decode.beam_size, nbest))
+    splits = load_blank_splits(override_section(run.recipe.data, "data", overrides))
+    report = {"checkpoint": str(run.checkpoint), "direction": run.recipe.model.direction,
+              **held_out_accuracy(run.model, run.tokenizers[TOKENIZER], splits.valid,
+                                  search, nbest)}
+    if options["as_json"]:
+        log(json.dumps(report))
+    else:
+        log(f"{report['sentences']:,} held-out blanks ({report['direction']}): "
+            f"top-1 {report['top1']:.2%}, top-{nbest} {report[f'top{nbest}']:.2%}")
+
+
+def summary(recipe: FillRecipe, log) -> None:
+    """The recipe's model as a Keras-style table (its vocabulary from the data)."""
+    task = FillTask(recipe, load_blank_splits(recipe.data), torch.device("cpu"))
+    blank = task.model.blank_id
+    src = torch.tensor([[5, 6, blank, 7, 8, 9, 5], [6, blank, 5, 7, 8, 0, 0]])
+    tgt = torch.ones(2, 4, dtype=torch.long)
+    keras_summary(task.model, inputs=[src, torch.tensor([7, 5]), tgt], print_fn=log)
+
+
+SPEC = TaskSpec(
+    name="fill",
+    recipe=FillRecipe,
+    load_tokenizers=lambda directory: {TOKENIZER: load_fill_tokenizer(directory)},
+    build_model=lambda recipe, tokenizers: build_filler(recipe, tokenizers[TOKENIZER]),
+    train=train,
+    evaluate=evaluate,
+    summary=summary,
+    recognises_saved=lambda mapping: "direction" in mapping.get("model", {}),
+    evaluate_options=("--nbest", "--set"),
+)

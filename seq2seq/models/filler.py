@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 from seq2seq.core import StackedRNN
-from seq2seq.models.translator import Bridge, State, StepwiseDecoder, TokenInput, check_sizes
+from seq2seq.models.encoder_decoder import Bridge, State, StepwiseDecoder, TokenInput, check_sizes
 
 
 @dataclass
