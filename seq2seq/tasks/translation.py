@@ -15,26 +15,19 @@ import torch
 
 from seq2seq import checkpoint, metrics
 from seq2seq.batching import Batch, bucket_batches, collate, pad_rows, sorted_batches
-from seq2seq.config import (
-    override_section,
-    parse_override,
-    reject_inapplicable,
-    save_json,
-    to_mapping,
-)
+from seq2seq.config import reject_inapplicable, save_json, to_mapping
 from seq2seq.core import summary as keras_summary
 from seq2seq.data.cmudict import load_cmudict_splits
-from seq2seq.data.pairs import (
-    READ_PAIRS_KEYS,
-    Pair,
-    PairDataConfig,
-    PairSplits,
-    has_named_fields,
-    load_pair_splits,
-    read_pairs,
-)
+from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits, load_pair_splits
 from seq2seq.errors import UserError
-from seq2seq.evaluation import evaluate_pairs, format_report
+from seq2seq.evaluation import (
+    check_same_data,
+    evaluate_pairs,
+    file_pairs,
+    format_report,
+    held_out_data,
+    split_pairs,
+)
 from seq2seq.limits import check_positive
 from seq2seq.models.encoder_decoder import (
     EncoderDecoder,
@@ -42,7 +35,6 @@ from seq2seq.models.encoder_decoder import (
     sequence_loss,
     teacher_forced_scores,
 )
-from seq2seq.runs import DATA_LOCATION_KEYS, check_held_out_overrides
 from seq2seq.runtime.files import read_json_object
 from seq2seq.runtime.results import (
     Alignment,
@@ -353,8 +345,9 @@ def evaluate(run_dir: Path, options: dict, log) -> None:
     translator = SPEC.api_class().from_pretrained(run_dir, ensemble=options["ensemble"])
     if split is not None:
         check_same_data(run_dir, translator)
-        pairs, skipped, data = held_out_pairs(run_dir, translator.recipe.data, split,
-                                              list(overrides))
+        data = held_out_data(run_dir, translator.recipe.data, list(overrides))
+        splits = load_splits(data)
+        pairs, skipped = split_pairs(run_dir, splits, split), splits.skipped
     else:
         pairs, skipped, data = file_pairs(translator.recipe.data, data_path, list(overrides))
     if skipped:
@@ -370,69 +363,6 @@ def evaluate(run_dir: Path, options: dict, log) -> None:
     report = evaluate_pairs(translator, pairs, names, config, options["samples"] or 0,
                             generator)
     log(json.dumps(dataclasses.asdict(report)) if options["as_json"] else format_report(report))
-
-
-def file_pairs(run_data: PairDataConfig, data_path: Path, overrides: list[str]):
-    """``(pairs, bad lines skipped, data settings)`` of ``evaluate --data FILE``: the file
-    read whole, as the run reads its own (``overrides`` may change only how it is read)."""
-    for text in overrides:  # --data FILE is read whole: no selection, split or limits
-        key = parse_override(text)[0][-1]
-        if key not in READ_PAIRS_KEYS:
-            raise UserError(f"--set {text!r}: does not apply with --data (the file is "
-                            f"scored whole); with --data: "
-                            f"{', '.join('data.' + k for k in READ_PAIRS_KEYS)}")
-    data = override_section(file_reading(run_data, data_path), "data", overrides)
-    return (*read_pairs(data_path, data), data)
-
-
-def held_out_pairs(run_dir: Path, run_data: PairDataConfig, split: str, overrides: list[str]):
-    """``(pairs, bad lines skipped, data settings)`` of ``evaluate --split``: the run's own
-    held-out ``split``, as its recipe makes it (``overrides`` may say where the data lies
-    now)."""
-    check_held_out_overrides(run_data, overrides)
-    data = override_section(run_data, "data", overrides)
-    for key in ("path", "valid_path", "test_path"):  # the run's relative paths
-        where = getattr(data, key, None)
-        if where and not Path(where).is_absolute() and not Path(where).exists():
-            raise UserError(f"data.{key}: {where}: no such file from {Path.cwd()}; the "
-                            f"run reads it relative to where you run it: run evaluate "
-                            f"from where {run_dir} was trained, or give --set "
-                            f"data.{key}=PATH")
-    splits = load_splits(data)
-    pairs = getattr(splits, split)
-    if not pairs:
-        how = "data.valid_path or data.valid_fraction" if split == "valid" else (
-            "data.test_path, or data.test_fraction for cmudict")
-        raise UserError(f"--split {split}: {run_dir}'s recipe holds out no {split} pairs "
-                        f"(set {how})")
-    return pairs, splits.skipped, data
-
-
-def check_same_data(run_dir: Path, translator) -> None:
-    """With --split, every ensemble member must have been trained with RUN_DIR's ``[data]``
-    settings, where the files lie apart (:data:`~seq2seq.runs.DATA_LOCATION_KEYS`, which
-    ``--set`` may move): otherwise RUN_DIR's held-out pairs may be among a member's
-    training pairs. A difference is an error naming the first key that differs."""
-    mine = dataclasses.asdict(translator.recipe.data)
-    for other, recipe in translator.ensemble_recipes.items():
-        theirs = dataclasses.asdict(recipe.data)
-        for key, value in mine.items():
-            if f"data.{key}" not in DATA_LOCATION_KEYS and theirs.get(key) != value:
-                raise UserError(f"ensemble member {other}: data.{key} is {theirs.get(key)!r}, "
-                                f"{run_dir}'s is {value!r}: with --split, every member must "
-                                f"be trained on {run_dir}'s data and split (its held-out "
-                                "pairs could be another's training pairs); score a file "
-                                "with --data instead")
-
-
-def file_reading(run_data: PairDataConfig, path: Path) -> PairDataConfig:
-    """How ``evaluate --data`` reads ``path``: the run's own reading settings
-    (:data:`~seq2seq.data.pairs.READ_PAIRS_KEYS`) where they apply to that file, not the
-    run's data source (a TSV run can be scored on a CSV with its own field names)."""
-    carried = {} if run_data.corpus else {  # cmudict's words are read by the package
-        key: getattr(run_data, key) for key in READ_PAIRS_KEYS
-        if has_named_fields(path) or key not in ("src_field", "tgt_field")}
-    return PairDataConfig(path=str(path), **carried)
 
 
 def summary(recipe: TranslationRecipe, log) -> None:
