@@ -13,6 +13,7 @@ import click
 
 from seq2seq.errors import UserError
 from seq2seq.limits import MAX_THREADS
+from seq2seq.tasks import is_other_task
 
 
 def training_options(command):
@@ -44,7 +45,6 @@ def prepare_run(recipe, default_recipe, overrides, run_dir, resume_dir, threads,
     import torch
 
     from seq2seq.runs import check_new_run_dir, load_task_recipe, read_resumed_recipe
-    from seq2seq.tasks import is_other_task
     from seq2seq.trainer import choose_autocast, pick_device
 
     if resume_dir is not None:

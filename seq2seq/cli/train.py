@@ -96,8 +96,14 @@ def evaluate_options(command):
     return command
 
 
-def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, samples, nbest, ensemble,
-              data_dir, overrides, as_json, expected_task: str | None = None) -> None:
+# evaluate's options that a task may not take, by parameter name: the flag errors name
+EVALUATE_FLAGS = {"data_path": "--data", "split": "--split", "beam": "--beam",
+                  "alpha": "--alpha", "metric_list": "--metrics", "samples": "--samples",
+                  "nbest": "--nbest", "data_dir": "--data-dir", "overrides": "--set",
+                  "ensemble": "--ensemble"}
+
+
+def _evaluate(run_dir, expected_task: str | None = None, **options) -> None:
     from seq2seq import checkpoint
     from seq2seq.runs import read_saved_recipe
 
@@ -106,14 +112,9 @@ def _evaluate(run_dir, data_path, split, beam, alpha, metric_list, samples, nbes
         raise UserError(f"{run_dir}: a {task} run; expected a {expected_task} run "
                         f"(use seq2seq evaluate)")
     spec = task_spec(task)
-    check_options(spec, {"--data": data_path, "--split": split, "--beam": beam,
-                         "--alpha": alpha, "--metrics": metric_list, "--samples": samples,
-                         "--nbest": nbest, "--data-dir": data_dir, "--set": overrides,
-                         "--ensemble": ensemble}, "evaluate_options")
-    spec.evaluate(run_dir, {"data_path": data_path, "split": split, "beam": beam,
-                            "alpha": alpha, "metric_list": metric_list, "samples": samples,
-                            "nbest": nbest, "ensemble": ensemble, "data_dir": data_dir,
-                            "overrides": overrides, "as_json": as_json}, click.echo)
+    check_options(spec, {flag: options[name] for name, flag in EVALUATE_FLAGS.items()},
+                  "evaluate_options")
+    spec.evaluate(run_dir, options, click.echo)
 
 
 @click.command("evaluate")

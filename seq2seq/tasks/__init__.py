@@ -5,7 +5,9 @@ Each task module (:mod:`seq2seq.tasks.translation`, :mod:`seq2seq.tasks.mnist`,
 rebuilt (tokenizers, model), its ``train`` / ``evaluate`` / ``summary``, which command-line
 options apply to it, and how its runs saved before recipes named their task are told. The
 registry maps a task name to that module and imports it only when a spec is asked for, so
-that importing this package (``seq2seq --help``) does not import torch.
+that importing this package (``seq2seq --help``) does not import torch, and so that the run
+loader (:mod:`seq2seq.runs`), which reads specs, and the tasks' ``train`` and ``evaluate``,
+which load runs with it, never import each other while they load.
 
 This is the only module that compares task names: everything else asks the spec.
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from seq2seq.errors import UserError
@@ -75,7 +77,7 @@ class TaskSpec:
     recognises_saved: Callable[[dict], bool]
     train_options: tuple[str, ...] = ()
     evaluate_options: tuple[str, ...] = ()
-    retired_keys: tuple[tuple[str, str], ...] = field(default=())
+    retired_keys: tuple[tuple[str, str], ...] = ()
     api: str | None = None
 
     def api_class(self) -> type | None:
