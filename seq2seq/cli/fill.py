@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from seq2seq.base.errors import UserError
 from seq2seq.cli.common import check_positive, check_utf8, input_stream, run_training
-from seq2seq.errors import UserError
 
 SHOWN_EXAMPLES = 5
 CHUNK_SENTENCES = 2048  # fill reads this many lines at a time

@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from seq2seq import preload
+from seq2seq.base.errors import UserError
 from seq2seq.cli.common import check_applies, prepare_run, training_options
-from seq2seq.errors import UserError
 
 DEFAULT_RECIPE = "demo"
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path),

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from seq2seq.runtime.errors import UserError
+from seq2seq.base.errors import UserError
 from seq2seq.runtime.manifest import MANIFEST
 
 __all__ = ["OnnxModel"]

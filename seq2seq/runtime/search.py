@@ -24,7 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
-from seq2seq.runtime.settings import SearchConfig
+from seq2seq.base.search_settings import SearchConfig
 
 __all__ = ["Hypothesis", "RuntimeDecodable", "beam_candidates", "beam_search", "decode",
            "greedy_search", "length_penalty", "max_lengths"]

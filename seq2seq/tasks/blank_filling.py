@@ -16,10 +16,10 @@ from typing import Literal
 
 import torch
 
+from seq2seq.base.errors import UserError
 from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
 from seq2seq.config import reject_inapplicable, save_json, to_mapping
 from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, blank_sentences
-from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
 from seq2seq.models.translator import sequence_loss, teacher_forced_scores
 from seq2seq.search import SearchConfig, decode_sequences

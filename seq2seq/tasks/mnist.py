@@ -10,9 +10,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from seq2seq.base.errors import UserError
 from seq2seq.config import reject_inapplicable, save_json, to_mapping
 from seq2seq.data.mnist import DigitSplits, load_digits
-from seq2seq.errors import UserError
 from seq2seq.models import RowClassifier, RowClassifierConfig
 from seq2seq.trainer import TrainConfig, check_early_stopping_metric
 
