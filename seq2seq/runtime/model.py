@@ -1,5 +1,5 @@
 """The exported encoder and decoder step, run by onnxruntime behind the search's protocol
-(:class:`seq2seq.runtime.search.RuntimeDecodable`)."""
+(:class:`seq2seq.runtime.search.common.RuntimeDecodable`)."""
 
 from __future__ import annotations
 
