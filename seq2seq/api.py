@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
+from seq2seq.base.results import api_results
 from seq2seq.runs import load_run
-from seq2seq.runtime.results import api_results
 from seq2seq.search import SearchConfig
 from seq2seq.tasks.translation import (
     Alignment,

@@ -17,7 +17,7 @@ from typing import Literal
 
 import torch
 
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 
 POOL_BATCHES = 100  # a pool holds about this many batches; sorting happens inside a pool
 SEED_STRIDE = 1_000_003  # generator seed = seed * SEED_STRIDE + epoch

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from seq2seq.errors import UserError
-from seq2seq.runtime.files import read_json_object
+from seq2seq.base.errors import UserError
+from seq2seq.base.files import read_json_object
 from seq2seq.runtime.manifest import MANIFEST, is_export
 
 WEIGHTS = "model.safetensors"

@@ -17,8 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from seq2seq.errors import UserError
-from seq2seq.runtime.files import write_atomic
+from seq2seq.base.errors import UserError
+from seq2seq.base.files import write_atomic
 
 T = TypeVar("T")
 

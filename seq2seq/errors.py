@@ -1,6 +1,3 @@
-"""The one exception type for bad user input; it lives in the torch-free runtime
-(:mod:`seq2seq.runtime.errors`) so that the export runtime raises the same one."""
+"""The old import path of :class:`UserError`, which lives in :mod:`seq2seq.base.errors`."""
 
-from seq2seq.runtime.errors import UserError
-
-__all__ = ["UserError"]
+from seq2seq.base.errors import UserError  # noqa: F401

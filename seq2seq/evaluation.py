@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seq2seq import metrics
+from seq2seq.base.errors import UserError
 from seq2seq.config import override_section, parse_override
 from seq2seq.data.pairs import (
     READ_PAIRS_KEYS,
@@ -22,7 +23,6 @@ from seq2seq.data.pairs import (
     has_named_fields,
     read_pairs,
 )
-from seq2seq.errors import UserError
 from seq2seq.runs import DATA_LOCATION_KEYS, check_held_out_overrides
 from seq2seq.search import SearchConfig
 

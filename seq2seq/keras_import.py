@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seq2seq.base.errors import UserError
 from seq2seq.data.files import one_line
-from seq2seq.errors import UserError
 from seq2seq.tokenizers import BOS_ID, EOS_ID, GRAPHEME, SPECIALS, CharTokenizer
 
 START, END = "\t", "\n"  # the example's target start and end characters

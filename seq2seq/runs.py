@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from seq2seq import checkpoint
+from seq2seq.base.errors import UserError
+from seq2seq.base.files import read_json_object
 from seq2seq.config import (
     apply_overrides,
     find_recipe,
@@ -28,8 +30,6 @@ from seq2seq.config import (
     read_toml,
     to_mapping,
 )
-from seq2seq.errors import UserError
-from seq2seq.runtime.files import read_json_object
 from seq2seq.runtime.manifest import is_export
 from seq2seq.tasks import is_other_task, recipe_type, saved_task, task_of, task_spec
 

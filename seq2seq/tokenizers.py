@@ -2,8 +2,9 @@
 
 The tokenizers themselves (:class:`CharTokenizer`, :class:`WordTokenizer`,
 :class:`SentencePieceTokenizer`, their files and :func:`load_tokenizer`) live in the
-torch-free runtime, :mod:`seq2seq.runtime.tokenizers`, which an exported model is read with
-too; this module adds a recipe's ``[tokenizer]`` table and training from it.
+torch-free base, :mod:`seq2seq.base.tokenizers`, with which the export runtime reads an
+export's tokenizers too; this module adds a recipe's ``[tokenizer]`` table and training
+from it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import get_args
 
-from seq2seq.config import reject_inapplicable
-from seq2seq.errors import UserError
-from seq2seq.runtime.tokenizers import (
+from seq2seq.base.errors import UserError
+from seq2seq.base.tokenizers import (
     BOS,
     BOS_ID,
     EOS,
@@ -37,6 +37,7 @@ from seq2seq.runtime.tokenizers import (
     content_ids,
     load_tokenizer,
 )
+from seq2seq.config import reject_inapplicable
 
 __all__ = ["BOS", "BOS_ID", "EOS", "EOS_ID", "FORMAT_VERSION", "GRAPHEME", "PAD", "PAD_ID",
            "SPECIALS", "SYMBOL_TOKENIZERS", "UNK", "UNK_ID", "CharTokenizer", "Kind",

@@ -25,9 +25,9 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from seq2seq import checkpoint
+from seq2seq.base.errors import UserError
 from seq2seq.config import write_atomic
 from seq2seq.core import precision
-from seq2seq.errors import UserError
 from seq2seq.limits import MAX_SEED, MAX_THREADS
 from seq2seq.progress import progress_bar
 

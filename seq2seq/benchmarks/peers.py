@@ -49,7 +49,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 
 INSTALL = ("OpenNMT-py is not installed in this environment; see `seq2seq bench peers "
            "--help` (or make peers-venv) for the separate virtual environment it runs in")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from seq2seq.base.errors import UserError
 from seq2seq.config import find_recipe, load_recipe
-from seq2seq.errors import UserError
 
 PRECISIONS = {
     "fp32": ["train.bf16=false", "train.fp16=false"],

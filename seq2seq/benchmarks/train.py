@@ -19,9 +19,9 @@ from pathlib import Path
 
 import torch
 
+from seq2seq.base.errors import UserError
 from seq2seq.benchmarks.timing import where
 from seq2seq.config import find_recipe, load_recipe
-from seq2seq.errors import UserError
 
 
 def run_train_benchmark(recipe_name: str, recipes_dir: Path, overrides: list[str],

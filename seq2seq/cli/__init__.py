@@ -14,7 +14,7 @@ import sys
 import click
 
 from seq2seq import __version__
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 
 # name -> (module, attribute, one line of help shown by --help without importing it)
 COMMANDS = {

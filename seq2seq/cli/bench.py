@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 
 DEVICE = click.option("--device", default="cpu", show_default=True,
                       type=click.Choice(["cpu", "cuda"]), help="Where to run.")

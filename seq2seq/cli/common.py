@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 from seq2seq.limits import MAX_THREADS
 from seq2seq.tasks import is_other_task
 

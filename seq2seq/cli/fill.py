@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
+from seq2seq.base.errors import UserError
 from seq2seq.cli.common import check_utf8, input_stream
-from seq2seq.errors import UserError
 from seq2seq.limits import check_positive
 
 CHUNK_SENTENCES = 2048  # fill reads this many lines at a time

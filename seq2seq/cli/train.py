@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from seq2seq import preload
+from seq2seq.base.errors import UserError
 from seq2seq.cli.common import prepare_run, run_training, training_options
-from seq2seq.errors import UserError
 from seq2seq.tasks import check_options, is_other_task, task_spec
 
 DEFAULT_RECIPE = "demo"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
+from seq2seq.base.errors import UserError
 from seq2seq.cli.common import check_utf8, input_stream
-from seq2seq.errors import UserError
 from seq2seq.limits import MAX_SEED, check_positive
 
 CHUNK_BATCHES = 8  # translate reads this many decoding batches of lines at a time
@@ -79,7 +79,7 @@ def translate(run_dir, input_path, beam, nbest, alpha, sample, temperature, top_
         raise UserError("--attention: an ensemble has no one alignment (each member attends "
                         "its own way); use --attention with one run")
     if is_export(run_dir):
-        from seq2seq.runtime.translator import OnnxTranslator
+        from seq2seq.runtime.onnx_translator import OnnxTranslator
 
         for flag, given in (("--sample", sample), ("--attention", with_attention),
                             ("--ensemble", ensemble)):

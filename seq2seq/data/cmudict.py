@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from seq2seq.base.errors import UserError
 from seq2seq.data.pairs import (
     Pair,
     PairSplits,
@@ -20,7 +21,6 @@ from seq2seq.data.pairs import (
     split_keys,
     word_side,
 )
-from seq2seq.errors import UserError
 
 WORD = re.compile(r"^[a-z][a-z']*$")
 STRESS = re.compile(r"\d")

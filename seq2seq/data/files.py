@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 
 
 def check_file(path: Path, expected: str = "") -> None:

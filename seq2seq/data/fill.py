@@ -48,9 +48,9 @@ from pathlib import Path
 
 import regex
 
+from seq2seq.base.errors import UserError
 from seq2seq.config import reject_inapplicable
 from seq2seq.data.files import load_hub_dataset, read_text, short_repr
-from seq2seq.errors import UserError
 
 BLANK = "\ue000"
 WORD = regex.compile(r"\w+(?:['’]\w+)*")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from seq2seq.base.errors import UserError
 from seq2seq.data.files import check_file, load_hub_dataset, one_line, read_bytes
-from seq2seq.errors import UserError
 
 if TYPE_CHECKING:
     import datasets

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from seq2seq.base.errors import UserError
 from seq2seq.config import reject_inapplicable
 from seq2seq.data.files import check_file, load_hub_dataset, one_line, read_text, short_repr
-from seq2seq.errors import UserError
 
 if TYPE_CHECKING:  # imported where used: `datasets` takes a second to import
     import datasets

@@ -26,7 +26,7 @@ from pathlib import Path
 import onnx
 
 from seq2seq import __version__, checkpoint
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 from seq2seq.export.graphs import (
     OPSET,
     beam_candidates_graph,
@@ -35,6 +35,7 @@ from seq2seq.export.graphs import (
     state_names,
 )
 from seq2seq.runtime.manifest import (
+    DECODE_FILE,
     FORMAT,
     FORMAT_VERSION,
     GRAPH_NAMES,
@@ -42,7 +43,6 @@ from seq2seq.runtime.manifest import (
     says_export,
     sha256,
 )
-from seq2seq.runtime.translator import DECODE_FILE
 
 __all__ = ["QUANTIZATIONS", "export_run"]
 

@@ -26,10 +26,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seq2seq.base.errors import UserError
 from seq2seq.config import reject_inapplicable
 from seq2seq.core import LSTMStep, StackedRNN, StepCache, select_state, step_applies
 from seq2seq.core.segments import outputs_by_length
-from seq2seq.errors import UserError
 from seq2seq.limits import check_model_sizes
 from seq2seq.models.attention import SCORES, Attention, AttentionKind, EncoderMemory
 

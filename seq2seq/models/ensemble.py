@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 from seq2seq.models.encoder_decoder import EncoderDecoder, State
 
 

@@ -8,8 +8,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from seq2seq.base.errors import UserError
 from seq2seq.core import StackedRNN
-from seq2seq.errors import UserError
 from seq2seq.limits import check_model_sizes
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from seq2seq import preload
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

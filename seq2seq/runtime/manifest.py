@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from seq2seq.runtime.errors import UserError
-from seq2seq.runtime.files import read_json_object
+from seq2seq.base.errors import UserError
+from seq2seq.base.files import read_json_object
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "GRAPH_NAMES", "MANIFEST", "is_export", "read_manifest",
-           "says_export", "sha256", "state_names"]
+__all__ = ["DECODE_FILE", "FORMAT", "FORMAT_VERSION", "GRAPH_NAMES", "MANIFEST", "is_export",
+           "read_manifest", "says_export", "sha256", "state_names"]
 
 MANIFEST = "manifest.json"
+DECODE_FILE = "decode.json"  # the decoding settings and the input limit
 FORMAT = "seq2seq-export"
 FORMAT_VERSION = 1  # raise it when a reader of the previous version would misread an export
 

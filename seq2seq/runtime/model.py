@@ -1,5 +1,5 @@
 """The exported encoder and decoder step, run by onnxruntime behind the search's protocol
-(:class:`seq2seq.runtime.search.RuntimeDecodable`)."""
+(:class:`seq2seq.runtime.search.common.RuntimeDecodable`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from seq2seq.runtime.errors import UserError
+from seq2seq.base.errors import UserError
 from seq2seq.runtime.manifest import MANIFEST
 
 __all__ = ["OnnxModel"]

@@ -160,7 +160,6 @@ class Trace:
         """The hypotheses that ``finished`` points to, per sentence, best first."""
         nbest = finished.scores.shape[1]
         code = finished.code.flatten()
-        has_eos = code % 2
         position = code // 2
         slot, last = position % self.beam_size, position // self.beam_size - 1
         sentence = torch.arange(self.batch, device=code.device).repeat_interleave(nbest)
@@ -171,9 +170,9 @@ class Trace:
             outputs[:, step] = torch.where(reached, self.tokens[step][sentence, slot], 0)
             slot = torch.where(reached, self.parents[step][sentence, slot], slot)
         found: list[list[Hypothesis]] = [[] for _ in range(self.batch)]
-        rows = zip(outputs.tolist(), (last + 1).tolist(), has_eos.tolist(),
-                   finished.raw.flatten().tolist(), finished.scores.flatten().tolist())
-        for index, (tokens, length, _, raw, score) in enumerate(rows):
+        rows = zip(outputs.tolist(), (last + 1).tolist(), finished.raw.flatten().tolist(),
+                   finished.scores.flatten().tolist())
+        for index, (tokens, length, raw, score) in enumerate(rows):
             if score > NEG_INF:
                 found[index // nbest].append(Hypothesis(tokens[:length], raw, score))
         return found

@@ -11,13 +11,13 @@ rows continuing one state row share (:func:`step_from`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
+from seq2seq.base.results import Hypothesis
+from seq2seq.base.search_settings import SearchConfig
 from seq2seq.core import select_state
-from seq2seq.runtime.settings import SearchConfig
 
 __all__ = ["CHECK_EVERY_ON_ACCELERATOR", "Decodable", "Hypothesis", "SearchConfig", "State",
            "forbid", "length_penalty", "max_lengths", "repeat_state", "repeated_ngram_ends",
@@ -33,20 +33,6 @@ class Decodable(Protocol):
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> State: ...
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]: ...
-
-
-@dataclass
-class Hypothesis:
-    """One output: its token ids (without bos/eos) and its log-probability under the model.
-
-    ``score`` is the raw sum of log-probabilities of the tokens (and of eos when the output
-    ended with it); ``normalized_score`` is what beam search ranks by (see
-    :func:`length_penalty`), equal to ``score`` when ``alpha`` is 0.
-    """
-
-    tokens: list[int]
-    score: float
-    normalized_score: float = 0.0
 
 
 def max_lengths(src_lengths: torch.Tensor, config: SearchConfig) -> torch.Tensor:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from seq2seq.errors import UserError
+from seq2seq.base.errors import UserError
 
 # name -> the module that defines the task's SPEC, in the order errors list them
 MODULES = {

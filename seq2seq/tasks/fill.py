@@ -18,6 +18,7 @@ from typing import Literal
 
 import torch
 
+from seq2seq.base.errors import UserError
 from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
 from seq2seq.config import override_section, reject_inapplicable, save_json, to_mapping
 from seq2seq.core import summary as keras_summary
@@ -30,7 +31,6 @@ from seq2seq.data.fill import (
     load_blank_splits,
     show,
 )
-from seq2seq.errors import UserError
 from seq2seq.limits import check_positive
 from seq2seq.models.encoder_decoder import sequence_loss, teacher_forced_scores
 from seq2seq.models.filler import BlankFiller, BlankFillerConfig

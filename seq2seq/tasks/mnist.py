@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 
 from seq2seq import checkpoint
+from seq2seq.base.errors import UserError
 from seq2seq.config import reject_inapplicable, save_json, to_mapping
 from seq2seq.core import summary as keras_summary
 from seq2seq.data.mnist import DigitSplits, load_digits
-from seq2seq.errors import UserError
 from seq2seq.models import RowClassifier, RowClassifierConfig
 from seq2seq.runs import load_run, read_saved_recipe
 from seq2seq.tasks import TaskSpec

@@ -14,12 +14,19 @@ from typing import Literal
 import torch
 
 from seq2seq import checkpoint, metrics
+from seq2seq.base.errors import UserError
+from seq2seq.base.files import read_json_object
+from seq2seq.base.results import (
+    Alignment,
+    TranslatedLine,
+    Translation,
+    translate_sentences,
+)
 from seq2seq.batching import Batch, bucket_batches, collate, pad_rows, sorted_batches
 from seq2seq.config import reject_inapplicable, save_json, to_mapping
 from seq2seq.core import summary as keras_summary
 from seq2seq.data.cmudict import load_cmudict_splits
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits, load_pair_splits
-from seq2seq.errors import UserError
 from seq2seq.evaluation import (
     check_same_data,
     evaluate_pairs,
@@ -34,13 +41,6 @@ from seq2seq.models.encoder_decoder import (
     TranslatorConfig,
     sequence_loss,
     teacher_forced_scores,
-)
-from seq2seq.runtime.files import read_json_object
-from seq2seq.runtime.results import (
-    Alignment,
-    TranslatedLine,
-    Translation,
-    translate_sentences,
 )
 from seq2seq.search import Hypothesis, SearchConfig, decode_sequences, max_lengths
 from seq2seq.tasks import TaskSpec
@@ -242,7 +242,7 @@ def translate_lines(model: EncoderDecoder, source: Tokenizer, target: Tokenizer,
                     generator: torch.Generator | None = None,
                     attention: bool = False) -> list[TranslatedLine]:
     """Every sentence's n-best list, in the input's order, decoded in length-sorted batches
-    (:func:`seq2seq.runtime.results.translate_sentences` says what an empty, a too long or
+    (:func:`seq2seq.base.results.translate_sentences` says what an empty, a too long or
     an untranslatable sentence gets). With ``attention`` (a model with attention; without,
     :meth:`EncoderDecoder.attention_weights` refuses), each hypothesis carries its
     :class:`Alignment`."""

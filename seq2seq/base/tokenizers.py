@@ -32,8 +32,8 @@ from typing import Literal, Protocol, Self, get_args
 import regex
 import sentencepiece
 
-from seq2seq.runtime.errors import UserError
-from seq2seq.runtime.files import read_json_object, write_atomic
+from seq2seq.base.errors import UserError
+from seq2seq.base.files import read_json_object, write_atomic
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 SPECIALS = (PAD, BOS, EOS, UNK)  # ids 0, 1, 2, 3 in every tokenizer

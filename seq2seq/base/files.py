@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from seq2seq.runtime.errors import UserError
+from seq2seq.base.errors import UserError
 
 __all__ = ["read_json_object", "write_atomic"]
 

@@ -15,18 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from seq2seq.base.errors import UserError
+from seq2seq.base.files import read_json_object
+from seq2seq.base.results import TranslatedLine, Translation, api_results, translate_sentences
+from seq2seq.base.search_settings import SearchConfig
+from seq2seq.base.tokenizers import load_tokenizer
 from seq2seq.runtime import search
-from seq2seq.runtime.errors import UserError
-from seq2seq.runtime.files import read_json_object
-from seq2seq.runtime.manifest import read_manifest
+from seq2seq.runtime.manifest import DECODE_FILE, read_manifest
 from seq2seq.runtime.model import OnnxModel
-from seq2seq.runtime.results import TranslatedLine, Translation, api_results, translate_sentences
-from seq2seq.runtime.settings import SearchConfig
-from seq2seq.runtime.tokenizers import load_tokenizer
 
 __all__ = ["OnnxTranslator", "Translation"]  # Translation: what translate(scores=True) gives
-
-DECODE_FILE = "decode.json"
 
 
 class OnnxTranslator:
@@ -73,7 +71,7 @@ class OnnxTranslator:
     def translate_lines(self, sentences: list[str], config: SearchConfig,
                         generator=None, attention: bool = False) -> list[TranslatedLine]:
         """Every sentence's n-best list and length in source tokens, in the input's order
-        (:func:`~seq2seq.runtime.results.translate_sentences`). Sampling and alignments
+        (:func:`~seq2seq.base.results.translate_sentences`). Sampling and alignments
         need the run directory; asking for them here is a :class:`UserError`."""
         if config.sample or generator is not None:
             raise UserError(f"{self.directory}: an export searches (greedy or beam); "

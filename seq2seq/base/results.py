@@ -1,15 +1,32 @@
-"""What translating a line gives, whichever engine decodes it (torch or the export
-runtime): :class:`TranslatedLine`, its :class:`Translation` hypotheses and their
-:class:`Alignment`, and :func:`translate_sentences`, the rule for turning lines into them."""
+"""What searching and translating give, whichever engine decodes (torch or the export
+runtime): a search's :class:`Hypothesis` (token ids), a line's :class:`TranslatedLine`, its
+:class:`Translation` hypotheses and their :class:`Alignment`, and
+:func:`translate_sentences`, the rule for turning lines into them."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-__all__ = ["Alignment", "TranslatedLine", "Translation", "api_results", "translate_sentences"]
+__all__ = ["Alignment", "Hypothesis", "TranslatedLine", "Translation", "api_results",
+           "translate_sentences"]
+
+
+@dataclass
+class Hypothesis:
+    """One output of a search: its token ids (without bos/eos) and its log-probability under
+    the model.
+
+    ``score`` is the raw sum of log-probabilities of the tokens (and of eos when the output
+    ended with it); ``normalized_score`` is what beam search ranks by (the search's
+    ``length_penalty``), equal to ``score`` when ``alpha`` is 0.
+    """
+
+    tokens: list[int]
+    score: float
+    normalized_score: float = 0.0
 
 
 @dataclass
@@ -47,7 +64,7 @@ class TranslatedLine:
 
 
 def translate_sentences(sentences: list[str], source, target, max_input_len: int,
-                        decode: Callable[[list[list[int]]], Sequence[Sequence[Any]]],
+                        decode: Callable[[list[list[int]]], Sequence[Sequence[Hypothesis]]],
                         align: Callable | None = None) -> list[TranslatedLine]:
     """Every sentence's :class:`TranslatedLine`, in the input's order; each sentence is
     encoded once with ``source`` and its hypotheses decoded with ``target``.

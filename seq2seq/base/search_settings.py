@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from seq2seq.runtime.errors import UserError
+from seq2seq.base.errors import UserError
 
 __all__ = ["SearchConfig"]
 
