@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import get_args
 
-from seq2seq.config import reject_inapplicable
+from seq2seq.config import reject_inapplicable, setting
 from seq2seq.errors import UserError
 from seq2seq.runtime.tokenizers import (
     BOS,
@@ -49,10 +49,14 @@ __all__ = ["BOS", "BOS_ID", "EOS", "EOS_ID", "FORMAT_VERSION", "GRAPHEME", "PAD"
 class TokenizerConfig:
     """One side of a translation recipe's ``[tokenizer]`` table."""
 
-    kind: Kind = "char"
-    sp_model_type: ModelType = "unigram"  # sentencepiece only
-    sp_vocab_size: int = 1000  # sentencepiece only; a ceiling: small corpora get fewer pieces
-    min_count: int = 1  # char / words: symbols seen fewer times in training become <unk>
+    kind: Kind = setting(
+        "char", "how text splits into tokens: characters (grapheme clusters), sentencepiece "
+                "pieces, or words")
+    sp_model_type: ModelType = setting(
+        "unigram", "sentencepiece only: the model that learns the pieces")
+    sp_vocab_size: int = setting(
+        1000, "sentencepiece only: the vocabulary size, a ceiling (small corpora get fewer pieces)")
+    min_count: int = setting(1, "char and words: symbols seen fewer times in training become <unk>")
 
     def check(self, table: str = "tokenizer") -> None:
         """Reject a bad setting, naming it as ``{table}.KEY`` (``tokenizer.source.kind``)."""

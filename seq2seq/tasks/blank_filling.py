@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 
 from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import reject_inapplicable, save_json, to_mapping
+from seq2seq.config import reject_inapplicable, save_json, setting, to_mapping
 from seq2seq.data.blanks import BLANK, BlankDataConfig, Blanked, BlankSplits, blank_sentences
 from seq2seq.errors import UserError
 from seq2seq.models.blank_filler import BlankFiller, BlankFillerConfig
@@ -31,7 +31,7 @@ TOKENIZER = "text"  # the run's one tokenizer: text.tokenizer.json
 
 @dataclass
 class FillRecipe:
-    task: Literal["fill"] = "fill"
+    task: Literal["fill"] = setting("fill", "the task this recipe trains")
     data: BlankDataConfig = field(default_factory=BlankDataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: BlankFillerConfig = field(default_factory=BlankFillerConfig)

@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from seq2seq.config import reject_inapplicable, save_json, to_mapping
+from seq2seq.config import reject_inapplicable, save_json, setting, to_mapping
 from seq2seq.data.mnist import DigitSplits, load_digits
 from seq2seq.errors import UserError
 from seq2seq.models import RowClassifier, RowClassifierConfig
@@ -23,10 +23,13 @@ EVAL_BATCH = 2000
 class MnistDataConfig:
     """The ``[data]`` table: where the digits come from, and the validation split."""
 
-    source: Literal["auto", "idx", "hub", "embedded"] = "auto"
-    dir: str = ""  # IDX files (LeCun layout or torchvision's MNIST/raw/)
-    hub: str = "ylecun/mnist"  # a Hugging Face dataset name (or a local copy of one)
-    valid_size: int = 5000  # the last N training images; 0: evaluate on the test set
+    source: Literal["auto", "idx", "hub", "embedded"] = setting(
+        "auto", "where the digits come from; 'auto': IDX files if dir is set, else the hub, "
+                "else the embedded digits")
+    dir: str = setting("", "a directory of IDX files (LeCun layout or torchvision's MNIST/raw/)")
+    hub: str = setting("ylecun/mnist", "a Hugging Face dataset name (or a local copy of one)")
+    valid_size: int = setting(
+        5000, "the last N training images are held out; 0: evaluate on the test set")
 
     def check(self) -> None:
         reject_inapplicable(self, "data.", {
@@ -39,7 +42,7 @@ class MnistDataConfig:
 
 @dataclass
 class MnistRecipe:
-    task: Literal["mnist"] = "mnist"
+    task: Literal["mnist"] = setting("mnist", "the task this recipe trains")
     data: MnistDataConfig = field(default_factory=MnistDataConfig)
     model: RowClassifierConfig = field(default_factory=RowClassifierConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
