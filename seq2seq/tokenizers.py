@@ -47,7 +47,8 @@ __all__ = ["BOS", "BOS_ID", "EOS", "EOS_ID", "FORMAT_VERSION", "GRAPHEME", "PAD"
 
 @dataclass
 class TokenizerConfig:
-    """One side of a translation recipe's ``[tokenizer]`` table."""
+    """One tokenizer: a fill recipe's ``[tokenizer]`` table, or one side of a translation
+    recipe's."""
 
     kind: Kind = setting(
         "char", "how text splits into tokens: characters (grapheme clusters), sentencepiece "

@@ -31,6 +31,8 @@ TOKENIZER = "text"  # the run's one tokenizer: text.tokenizer.json
 
 @dataclass
 class FillRecipe:
+    """A fill-in-the-blank recipe: sentences with one blank, two readers and a decoder."""
+
     task: Literal["fill"] = setting("fill", "the task this recipe trains")
     data: BlankDataConfig = field(default_factory=BlankDataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)

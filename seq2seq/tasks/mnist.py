@@ -42,6 +42,8 @@ class MnistDataConfig:
 
 @dataclass
 class MnistRecipe:
+    """An MNIST recipe: digit images read row by row by a recurrent classifier."""
+
     task: Literal["mnist"] = setting("mnist", "the task this recipe trains")
     data: MnistDataConfig = field(default_factory=MnistDataConfig)
     model: RowClassifierConfig = field(default_factory=RowClassifierConfig)

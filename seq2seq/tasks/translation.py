@@ -87,6 +87,8 @@ class EvalConfig:
 
 @dataclass
 class TranslationRecipe:
+    """A translation recipe (the default task): pairs of texts, an encoder-decoder."""
+
     task: Literal["translation"] = setting("translation", "the task this recipe trains")
     data: PairDataConfig = field(default_factory=PairDataConfig)
     tokenizer: TokenizersConfig = field(default_factory=TokenizersConfig)
