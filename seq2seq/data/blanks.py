@@ -81,7 +81,9 @@ class BlankDataConfig:
         0.1, "the fraction held out by hash with seed, blanked once for evaluation")
     max_len: int = setting(0, "drop sentences longer than this, in characters (0: no limit)")
     seed: int = setting(0, "seed of the held-out split and of its blanks")
-    blank: str = setting("____", "how people write the blank in the sentences they give to fill")
+    blank: str = setting(
+        "____", "how people write the blank in sentences given to seq2seq fill (training "
+                "sentences holding it are dropped)")
 
     def check(self) -> None:
         chosen = [name for name in ("path", "hf", "embedded") if getattr(self, name)]
