@@ -59,7 +59,8 @@ class BlankFillerConfig:
         "both", "the context(s) the readers read: both sides of the blank, or only the left "
                 "(forward) or the right (backward)")
     bridge: Literal["concat", "sum"] = setting(
-        "concat", "how the two readers' states join into the decoder's")
+        "concat", "how the two readers' states join into the decoder's: concatenated and "
+                  "projected, or summed")
     dropout: float = setting(0.0, "dropout between layers and before the output layer")
 
     def check(self) -> None:

@@ -66,7 +66,8 @@ class TranslatorConfig:
     embedding: int = setting(0, "token embedding size; 0: one-hot inputs (the Keras example's)")
     bidirectional_encoder: bool = setting(False, "the encoder reads the source in both directions")
     bridge: Literal["concat", "sum"] = setting(
-        "concat", "how a bidirectional encoder's two directions' states join")
+        "concat", "how a bidirectional encoder's forward and backward states join into the "
+                  "decoder's: concatenated and projected, or summed")
     dropout: float = setting(0.0, "dropout between layers and before the output layer")
     tie_embeddings: bool = setting(
         False, "the decoder's output layer shares the target embedding (needs embedding = units)")
