@@ -21,6 +21,16 @@ from seq2seq.base.errors import UserError
 from seq2seq.base.files import write_atomic
 
 T = TypeVar("T")
+DOC = "doc"  # the field metadata key of a recipe key's one line of meaning
+
+
+def setting(default: Any, doc: str) -> Any:
+    """A recipe key: the dataclass field with its ``default`` and ``doc``, one line of what
+    it means (``docs/recipes.md`` is generated from it). A list default is copied for each
+    recipe. Example: ``units: int = setting(256, "hidden units of each recurrent layer")``."""
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata={DOC: doc})
+    return dataclasses.field(default=default, metadata={DOC: doc})
 
 
 def _type_name(kind: Any) -> str:

@@ -37,7 +37,7 @@ from seq2seq.base.tokenizers import (
     content_ids,
     load_tokenizer,
 )
-from seq2seq.config import reject_inapplicable
+from seq2seq.config import reject_inapplicable, setting
 
 __all__ = ["BOS", "BOS_ID", "EOS", "EOS_ID", "FORMAT_VERSION", "GRAPHEME", "PAD", "PAD_ID",
            "SPECIALS", "SYMBOL_TOKENIZERS", "UNK", "UNK_ID", "CharTokenizer", "Kind",
@@ -48,12 +48,17 @@ __all__ = ["BOS", "BOS_ID", "EOS", "EOS_ID", "FORMAT_VERSION", "GRAPHEME", "PAD"
 
 @dataclass
 class TokenizerConfig:
-    """One side of a translation recipe's ``[tokenizer]`` table."""
+    """One tokenizer: a fill recipe's ``[tokenizer]`` table, or one side of a translation
+    recipe's."""
 
-    kind: Kind = "char"
-    sp_model_type: ModelType = "unigram"  # sentencepiece only
-    sp_vocab_size: int = 1000  # sentencepiece only; a ceiling: small corpora get fewer pieces
-    min_count: int = 1  # char / words: symbols seen fewer times in training become <unk>
+    kind: Kind = setting(
+        "char", "how text splits into tokens: characters (grapheme clusters), sentencepiece "
+                "pieces, or words")
+    sp_model_type: ModelType = setting(
+        "unigram", "sentencepiece only: the model that learns the pieces")
+    sp_vocab_size: int = setting(
+        1000, "sentencepiece only: the vocabulary size, a ceiling (small corpora get fewer pieces)")
+    min_count: int = setting(1, "char and words: symbols seen fewer times in training become <unk>")
 
     def check(self, table: str = "tokenizer") -> None:
         """Reject a bad setting, naming it as ``{table}.KEY`` (``tokenizer.source.kind``)."""

@@ -26,7 +26,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from seq2seq import checkpoint
 from seq2seq.base.errors import UserError
-from seq2seq.config import write_atomic
+from seq2seq.config import setting, write_atomic
 from seq2seq.core import precision
 from seq2seq.limits import MAX_SEED, MAX_THREADS
 from seq2seq.progress import progress_bar
@@ -40,34 +40,51 @@ LOWER_IS_BETTER = ("loss", "wer", "per", "cer", "ter", "ser", "perplexity")
 class TrainConfig:
     """Settings of the training loop (the ``[train]`` table of a recipe)."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    batch_unit: Literal["sentences", "tokens"] = "sentences"  # translation: sentences or tokens
-    optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = "adam"
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.0
-    clip_grad_norm: float = 0.0  # 0: no clipping
-    label_smoothing: float = 0.0
-    lr_schedule: Literal["none", "plateau", "step"] = "none"
-    lr_step_epochs: int = 1  # "step": multiply by lr_gamma every this many epochs
-    lr_gamma: float = 0.5  # "step" and "plateau": the factor
-    plateau_patience: int = 1
-    early_stopping_metric: str = "valid_loss"
-    early_stopping_patience: int = 0  # 0: never stop early
-    max_minutes: float = 0.0  # 0: no limit; else no epoch starts that would end past it
-    eval_every_steps: int = 0  # 0: evaluate at the end of each epoch only
-    seed: int = 0
-    threads: int = 0  # 0: torch's default
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    # bfloat16 autocast: "auto" where the device runs it natively (CPU with AVX512-BF16
-    # or AMX, GPU of compute capability 8.0+), else fp32; true insists (an error where
-    # it is not native); false: fp32
-    bf16: bool | Literal["auto"] = False
-    # float16 autocast with dynamic loss scaling (torch.amp.GradScaler): CUDA only, and
-    # instead of bf16 (it overrides bf16 = "auto"; with bf16 = true it is an error)
-    fp16: bool = False
-    ema_decay: float = 0.0  # > 0: evaluate and save an exponential moving average of the weights
+    epochs: int = setting(10, "passes over the training data")
+    batch_size: int = setting(64, "examples per training batch (tokens with batch_unit = 'tokens')")
+    batch_unit: Literal["sentences", "tokens"] = setting(
+        "sentences", "what batch_size counts: sentences, or tokens (translation and fill; MNIST "
+                     "counts images)")
+    optimizer: Literal["adam", "adamw", "rmsprop", "sgd"] = setting(
+        "adam", "the optimiser (torch.optim's Adam, AdamW, RMSprop or SGD)")
+    learning_rate: float = setting(
+        1e-3, "the optimiser's learning rate (at the start, with a schedule)")
+    weight_decay: float = setting(0.0, "the optimiser's weight decay")
+    momentum: float = setting(0.0, "rmsprop and sgd: the momentum (adam's betas are fixed)")
+    clip_grad_norm: float = setting(0.0, "clip the gradients' global norm to this; 0: no clipping")
+    label_smoothing: float = setting(
+        0.0, "label smoothing of the cross-entropy loss, a fraction in [0, 1)")
+    lr_schedule: Literal["none", "plateau", "step"] = setting(
+        "none", "learning rate schedule: 'step' every lr_step_epochs, 'plateau' when "
+                "early_stopping_metric stops improving")
+    lr_step_epochs: int = setting(
+        1, "'step': multiply the learning rate by lr_gamma every this many epochs")
+    lr_gamma: float = setting(
+        0.5, "'step' and 'plateau': the factor the learning rate is multiplied by")
+    plateau_patience: int = setting(
+        1, "'plateau': evaluations without improvement before the rate drops")
+    early_stopping_metric: str = setting(
+        "valid_loss", "the evaluation metric that picks the best checkpoint, early stopping and "
+                      "'plateau' watch")
+    early_stopping_patience: int = setting(
+        0, "stop after this many evaluations without improvement; 0: never stop early")
+    max_minutes: float = setting(
+        0.0, "time budget: no epoch starts that would end past it; 0: no limit")
+    eval_every_steps: int = setting(
+        0, "evaluate every this many steps too; 0: at the end of each epoch only")
+    seed: int = setting(0, "seed of the initial weights and of the data order")
+    threads: int = setting(0, "CPU threads torch uses; 0: torch's default")
+    device: Literal["auto", "cpu", "cuda", "mps"] = setting(
+        "auto", "where to train; 'auto': cuda, else mps, else the CPU")
+    bf16: bool | Literal["auto"] = setting(
+        False, "bfloat16 autocast: 'auto' where the device runs it natively (CPU with AVX512-BF16 "
+               "or AMX, GPU of compute capability 8.0+), else fp32; true insists (an error where "
+               "it is not native); false: fp32")
+    fp16: bool = setting(
+        False, "float16 autocast with dynamic loss scaling (torch.amp.GradScaler): CUDA only, "
+               "instead of bf16 (it overrides bf16 = 'auto'; with bf16 = true it is an error)")
+    ema_decay: float = setting(
+        0.0, "> 0: evaluate and save an exponential moving average of the weights, with this decay")
 
     def check(self) -> None:
         for name in ("epochs", "batch_size"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seq2seq.base.errors import UserError
 
@@ -24,17 +24,28 @@ MAXIMA = {"batch_size": 1_000_000, "beam_size": 10_000, "max_len_offset": 100_00
 class SearchConfig:
     """The ``[decode]`` table: output length limits, beam search and sampling settings."""
 
-    max_len_ratio: float = 2.0
-    max_len_offset: int = 10
-    batch_size: int = 256  # sentences per decoding batch
-    beam_size: int = 1  # 1 = greedy
-    nbest: int = 1  # hypotheses returned per sentence by beam search (<= beam_size)
-    alpha: float = 0.0  # GNMT length normalisation: score / ((5 + len) / 6) ** alpha
-    min_len: int = 0  # eos forbidden before this many tokens (the length limit still holds)
-    no_repeat_ngram: int = 0  # no n-gram of this size twice in an output (0 = off)
-    sample: bool = False  # draw each token instead of searching (beam_size and nbest 1)
-    temperature: float = 1.0  # sampling: softmax(logits / temperature)
-    top_k: int = 0  # sampling: draw from the k most probable tokens (0 = all)
+    # each key's "doc" is its line in docs/recipes.md (plain fields, as the runtime does
+    # not import the recipe loader's seq2seq.config.setting)
+    max_len_ratio: float = field(default=2.0, metadata={
+        "doc": "output length limit: max_len_ratio * source length + max_len_offset tokens"})
+    max_len_offset: int = field(default=10, metadata={
+        "doc": "output length limit: tokens added to max_len_ratio * source length"})
+    batch_size: int = field(default=256, metadata={"doc": "sentences per decoding batch"})
+    beam_size: int = field(default=1, metadata={"doc": "beam width; 1: greedy search"})
+    nbest: int = field(default=1, metadata={
+        "doc": "hypotheses returned per sentence by beam search (<= beam_size)"})
+    alpha: float = field(default=0.0, metadata={
+        "doc": "GNMT length normalisation: score / ((5 + len) / 6) ** alpha"})
+    min_len: int = field(default=0, metadata={
+        "doc": "eos forbidden before this many tokens (the length limit still holds)"})
+    no_repeat_ngram: int = field(default=0, metadata={
+        "doc": "no n-gram of this size twice in an output (0: off)"})
+    sample: bool = field(default=False, metadata={
+        "doc": "draw each token instead of searching (beam_size and nbest 1)"})
+    temperature: float = field(default=1.0, metadata={
+        "doc": "sampling: softmax(logits / temperature)"})
+    top_k: int = field(default=0, metadata={
+        "doc": "sampling: draw from the k most probable tokens (0: all)"})
 
     def check(self, names: Mapping[str, str] | None = None) -> None:
         """Reject settings out of range or that do not apply, naming each as ``decode.KEY``,

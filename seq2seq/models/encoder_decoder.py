@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seq2seq.base.errors import UserError
-from seq2seq.config import reject_inapplicable
+from seq2seq.config import reject_inapplicable, setting
 from seq2seq.core import LSTMStep, StackedRNN, StepCache, select_state, step_applies
 from seq2seq.core.segments import outputs_by_length
 from seq2seq.limits import check_model_sizes
@@ -59,17 +59,23 @@ def check_sizes(config) -> None:
 class TranslatorConfig:
     """The ``[model]`` table of a translation recipe."""
 
-    cell: Literal["lstm", "gru"] = "lstm"
-    units: int = 256
-    layers: int = 1
-    embedding: int = 0  # 0: one-hot inputs (the Keras example's), else an embedding size
-    bidirectional_encoder: bool = False
-    bridge: Literal["concat", "sum"] = "concat"  # how a bidirectional encoder's states join
-    dropout: float = 0.0  # between layers and before the output layer
-    tie_embeddings: bool = False  # decoder output layer shares the target embedding
-    # the decoder's top output attends to every encoder output ("none": the Keras design)
-    attention: AttentionKind = "none"
-    input_feeding: bool = False  # the previous attentional vector joins the next input
+    cell: Literal["lstm", "gru"] = setting(
+        "lstm", "the recurrent cell of the encoder and the decoder")
+    units: int = setting(256, "hidden units of each recurrent layer")
+    layers: int = setting(1, "stacked recurrent layers, in the encoder and in the decoder")
+    embedding: int = setting(0, "token embedding size; 0: one-hot inputs (the Keras example's)")
+    bidirectional_encoder: bool = setting(False, "the encoder reads the source in both directions")
+    bridge: Literal["concat", "sum"] = setting(
+        "concat", "how a bidirectional encoder's forward and backward states join into the "
+                  "decoder's: concatenated and projected, or summed")
+    dropout: float = setting(0.0, "dropout between layers and before the output layer")
+    tie_embeddings: bool = setting(
+        False, "the decoder's output layer shares the target embedding (needs embedding = units)")
+    attention: AttentionKind = setting(
+        "none", "the decoder's top output attends to every encoder output with this score ('none': "
+                "the Keras design)")
+    input_feeding: bool = setting(
+        False, "with attention: the previous attentional vector joins the next input")
 
     def check(self) -> None:
         check_sizes(self)

@@ -41,6 +41,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from seq2seq.config import setting
 from seq2seq.core import StackedRNN
 from seq2seq.models.encoder_decoder import Bridge, State, StepwiseDecoder, TokenInput, check_sizes
 
@@ -49,13 +50,18 @@ from seq2seq.models.encoder_decoder import Bridge, State, StepwiseDecoder, Token
 class BlankFillerConfig:
     """The ``[model]`` table of a fill-in recipe."""
 
-    cell: Literal["lstm", "gru"] = "lstm"
-    units: int = 128
-    layers: int = 1
-    embedding: int = 32  # 0: one-hot inputs, else an embedding size
-    direction: Literal["both", "forward", "backward"] = "both"  # the context(s) read
-    bridge: Literal["concat", "sum"] = "concat"  # how the two readers' states join
-    dropout: float = 0.0  # between layers and before the output layer
+    cell: Literal["lstm", "gru"] = setting(
+        "lstm", "the recurrent cell of the two readers and the decoder")
+    units: int = setting(128, "hidden units of each recurrent layer")
+    layers: int = setting(1, "stacked recurrent layers of each reader and of the decoder")
+    embedding: int = setting(32, "character embedding size; 0: one-hot inputs")
+    direction: Literal["both", "forward", "backward"] = setting(
+        "both", "the context(s) the readers read: both sides of the blank, or only the left "
+                "(forward) or the right (backward)")
+    bridge: Literal["concat", "sum"] = setting(
+        "concat", "how the two readers' states join into the decoder's: concatenated and "
+                  "projected, or summed")
+    dropout: float = setting(0.0, "dropout between layers and before the output layer")
 
     def check(self) -> None:
         check_sizes(self)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from seq2seq.base.errors import UserError
+from seq2seq.config import setting
 from seq2seq.core import StackedRNN
 from seq2seq.limits import check_model_sizes
 
@@ -17,13 +18,14 @@ from seq2seq.limits import check_model_sizes
 class RowClassifierConfig:
     """The ``[model]`` table of a row-classification recipe."""
 
-    cell: Literal["lstm", "gru", "rnn"] = "lstm"
-    units: int = 128
-    layers: int = 1
-    bidirectional: bool = False
-    input_projection: int = 0  # > 0: a linear map of each row to this size first
-    dropout: float = 0.0  # between stacked layers, and before the classifier
-    classes: int = 10
+    cell: Literal["lstm", "gru", "rnn"] = setting(
+        "lstm", "the recurrent cell that reads the image row by row")
+    units: int = setting(128, "hidden units of each recurrent layer")
+    layers: int = setting(1, "stacked recurrent layers")
+    bidirectional: bool = setting(False, "read the rows top-down and bottom-up")
+    input_projection: int = setting(0, "> 0: a linear map of each row to this size first")
+    dropout: float = setting(0.0, "dropout between stacked layers, and before the classifier")
+    classes: int = setting(10, "output classes (at least the data's labels: 10 digits)")
 
     def check(self) -> None:
         for name in ("units", "layers", "classes"):

@@ -20,7 +20,7 @@ import torch
 
 from seq2seq.base.errors import UserError
 from seq2seq.batching import SEED_STRIDE, Batch, bucket_batches, collate, sorted_batches
-from seq2seq.config import override_section, reject_inapplicable, save_json, to_mapping
+from seq2seq.config import override_section, reject_inapplicable, save_json, setting, to_mapping
 from seq2seq.core import summary as keras_summary
 from seq2seq.data.fill import (
     BLANK,
@@ -47,7 +47,9 @@ DEFAULT_NBEST = 5  # evaluate's top-k
 
 @dataclass
 class FillRecipe:
-    task: Literal["fill"] = "fill"
+    """A fill-in-the-blank recipe: sentences with one blank, two readers and a decoder."""
+
+    task: Literal["fill"] = setting("fill", "the task this recipe trains")
     data: BlankDataConfig = field(default_factory=BlankDataConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: BlankFillerConfig = field(default_factory=BlankFillerConfig)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from seq2seq import checkpoint
 from seq2seq.base.errors import UserError
-from seq2seq.config import reject_inapplicable, save_json, to_mapping
+from seq2seq.config import reject_inapplicable, save_json, setting, to_mapping
 from seq2seq.core import summary as keras_summary
 from seq2seq.data.mnist import DigitSplits, load_digits
 from seq2seq.models import RowClassifier, RowClassifierConfig
@@ -30,10 +30,13 @@ FIRST_TEST_IMAGES = 2000  # the test report's second figure, as the tutorials' s
 class MnistDataConfig:
     """The ``[data]`` table: where the digits come from, and the validation split."""
 
-    source: Literal["auto", "idx", "hub", "embedded"] = "auto"
-    dir: str = ""  # IDX files (LeCun layout or torchvision's MNIST/raw/)
-    hub: str = "ylecun/mnist"  # a Hugging Face dataset name (or a local copy of one)
-    valid_size: int = 5000  # the last N training images; 0: evaluate on the test set
+    source: Literal["auto", "idx", "hub", "embedded"] = setting(
+        "auto", "where the digits come from; 'auto': IDX files if dir is set, else the hub, "
+                "else the embedded digits")
+    dir: str = setting("", "a directory of IDX files (LeCun layout or torchvision's MNIST/raw/)")
+    hub: str = setting("ylecun/mnist", "a Hugging Face dataset name (or a local copy of one)")
+    valid_size: int = setting(
+        5000, "the last N training images are held out; 0: evaluate on the test set")
 
     def check(self) -> None:
         reject_inapplicable(self, "data.", {
@@ -46,7 +49,9 @@ class MnistDataConfig:
 
 @dataclass
 class MnistRecipe:
-    task: Literal["mnist"] = "mnist"
+    """An MNIST recipe: digit images read row by row by a recurrent classifier."""
+
+    task: Literal["mnist"] = setting("mnist", "the task this recipe trains")
     data: MnistDataConfig = field(default_factory=MnistDataConfig)
     model: RowClassifierConfig = field(default_factory=RowClassifierConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

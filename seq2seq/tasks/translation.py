@@ -23,7 +23,7 @@ from seq2seq.base.results import (
     translate_sentences,
 )
 from seq2seq.batching import Batch, bucket_batches, collate, pad_rows, sorted_batches
-from seq2seq.config import reject_inapplicable, save_json, to_mapping
+from seq2seq.config import reject_inapplicable, save_json, setting, to_mapping
 from seq2seq.core import summary as keras_summary
 from seq2seq.data.cmudict import load_cmudict_splits
 from seq2seq.data.pairs import Pair, PairDataConfig, PairSplits, load_pair_splits
@@ -70,9 +70,12 @@ class TokenizersConfig:
 class TeacherForcingConfig:
     """Scheduled sampling: feed the model its own prediction with a growing probability."""
 
-    sampling_probability: float = 0.0  # the final probability; 0 is plain teacher forcing
-    schedule: Literal["constant", "linear"] = "linear"
-    ramp_steps: int = 10000  # "linear": steps to reach sampling_probability
+    sampling_probability: float = setting(
+        0.0, "the final probability of feeding the model its own prediction; 0: plain teacher "
+             "forcing")
+    schedule: Literal["constant", "linear"] = setting(
+        "linear", "how the probability grows: 'constant' from the start, 'linear' over ramp_steps")
+    ramp_steps: int = setting(10000, "'linear': steps to reach sampling_probability")
 
     def check(self) -> None:
         if not 0 <= self.sampling_probability <= 1:
@@ -98,13 +101,17 @@ class TeacherForcingConfig:
 class EvalConfig:
     """The ``[eval]`` table: what each evaluation measures on the validation pairs."""
 
-    metrics: list[str] = field(default_factory=lambda: ["chrf", "bleu"])
-    max_sentences: int = 1000  # greedy-decoded validation pairs per evaluation (0: all)
+    metrics: list[str] = setting(
+        ["chrf", "bleu"], "scores of the greedy-decoded validation pairs at each evaluation "
+                          "(bleu, chrf, ter, exact, wer, per, cer, ser)")
+    max_sentences: int = setting(1000, "greedy-decoded validation pairs per evaluation (0: all)")
 
 
 @dataclass
 class TranslationRecipe:
-    task: Literal["translation"] = "translation"
+    """A translation recipe (the default task): pairs of texts, an encoder-decoder."""
+
+    task: Literal["translation"] = setting("translation", "the task this recipe trains")
     data: PairDataConfig = field(default_factory=PairDataConfig)
     tokenizer: TokenizersConfig = field(default_factory=TokenizersConfig)
     model: TranslatorConfig = field(default_factory=TranslatorConfig)
