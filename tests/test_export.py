@@ -34,7 +34,7 @@ from seq2seq.runtime import OnnxTranslator
 from seq2seq.runtime import search as runtime_search
 from seq2seq.search import SearchConfig, decode, greedy_search
 from seq2seq.translator import Translator
-from tests.conftest import PAIRS
+from tests.helpers import PAIRS
 
 
 def cli(*arguments, input=None):

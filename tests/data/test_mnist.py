@@ -15,7 +15,7 @@ from seq2seq.data.mnist import (
     read_idx,
 )
 from seq2seq.errors import UserError
-from tests.conftest import shared_data_dir
+from tests.helpers import shared_data_dir
 
 STEMS = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
          "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}

@@ -13,7 +13,7 @@ from seq2seq.models import attention as attention_module
 from seq2seq.models.attention import Attention, EncoderMemory, additive_scores
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
 from seq2seq.search import repeat_state, select_state
-from tests.conftest import assert_steps_equal_teacher_forcing
+from tests.helpers import assert_steps_equal_teacher_forcing
 
 KINDS = ["dot", "general", "bahdanau"]
 SRC = torch.tensor([[5, 6, 7, 8, 9], [9, 5, 0, 0, 0], [6, 7, 8, 0, 0]])
@@ -228,7 +228,7 @@ def attention_run(tmp_path_factory):
     from click.testing import CliRunner
 
     from seq2seq.cli import main
-    from tests.conftest import FAST, PAIRS
+    from tests.helpers import FAST, PAIRS
 
     data = tmp_path_factory.mktemp("data") / "pairs.txt"
     data.write_text("".join(f"{src}\t{tgt}\n" for src, tgt in PAIRS), encoding="utf-8")

@@ -28,7 +28,7 @@ from seq2seq.runs import RECIPES as RECIPES_DIR
 from seq2seq.runs import load_run
 from seq2seq.search import SearchConfig, decode, greedy_search
 from seq2seq.tasks.blank_filling import FillRecipe
-from tests.conftest import assert_steps_equal_teacher_forcing
+from tests.helpers import assert_steps_equal_teacher_forcing
 
 SENTENCES = [f"{who} {verb} {what}." for who, verb, what in itertools.product(
     ["The cat", "A dog", "My sister", "The old man", "Our teacher"],

@@ -2,32 +2,22 @@
 reads the figures out of the benchmarks' real output (so a changed table format fails
 here, not on the rare GPU run)."""
 
-import importlib.util
 import re
 import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
 
 from seq2seq.cli import main
+from tests.helpers import ROOT, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_check.py"
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
                                 reason="a CUDA device is present: the check would run")
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_without_cuda_it_says_so_and_exits_2_before_anything_else(tmp_path):
@@ -60,7 +50,7 @@ def test_cuda_options_of_the_benchmarks_refuse_a_machine_without_cuda():
 
 
 def test_the_summary_reads_the_benchmarks_own_tables(tmp_path):
-    check = load_script()
+    check = load_script("gpu_check")
     runner = CliRunner()
     core = runner.invoke(main, ["bench", "core", "--time-steps", "4", "--units", "8",
                                 "--rounds", "1", "--features", "3"])

@@ -7,17 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from seq2seq.cli import main
-from tests.conftest import shared_data_dir
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def fra_txt():
-    data = shared_data_dir()
-    if data is None or not (data / "fra-eng" / "fra.txt").is_file():
-        pytest.skip("the fra-eng pairs are not in ../shared/data/fra-eng/fra.txt")
-    return data / "fra-eng" / "fra.txt"
 
 
 def test_fra_eng_keras_learns_and_scores_its_held_out_split(fra_txt, tmp_path):

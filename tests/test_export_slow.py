@@ -13,7 +13,6 @@ from seq2seq.export import export_run
 from seq2seq.runtime import OnnxTranslator
 from seq2seq.tasks.translation import load_splits
 from seq2seq.translator import Translator
-from tests.test_slow_translation import fra_txt  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from seq2seq.cli import main
-from tests.conftest import shared_data_dir
+from tests.helpers import shared_data_dir
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from seq2seq.cli import main
 from seq2seq.translator import Translator
-from tests import keras_example
-from tests.conftest import shared_data_dir
+from tests.helpers import load_script, shared_data_dir
 
+keras_example = load_script("keras_example")
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 SAMPLES = 2000
 

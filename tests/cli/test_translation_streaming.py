@@ -16,7 +16,7 @@ from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.progress import PlainProgress
 from seq2seq.translator import Translator
-from tests.conftest import FAST, PAIRS
+from tests.helpers import FAST, PAIRS
 
 
 @pytest.fixture

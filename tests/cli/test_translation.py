@@ -1,7 +1,6 @@
 """``seq2seq train | translate | summary`` end to end on a handful of pairs (seconds)."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,11 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from seq2seq.benchmarks.train import ATTENTION_VARIANTS
 from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.translator import Translator
-from tests.conftest import CUDA, FAST, PAIRS  # noqa: F401 - other test modules import them here
+from tests.helpers import CUDA, FAST, PAIRS
 
 
 def test_train_writes_a_run_that_describes_itself(trained_run):
@@ -341,104 +339,6 @@ def test_evaluate_says_how_many_bad_lines_it_skipped(trained_run, tmp_path):
     assert empty.exit_code == 1 and "--metrics: unknown" in empty.output
 
 
-def test_bench_train_attention_times_every_setting_in_turn_and_keeps_its_fastest_round(
-        pairs_file, monkeypatch):
-    import types
-
-    from seq2seq.benchmarks import train as train_benchmark
-    from seq2seq.trainer import Trainer
-
-    calls, clock = [], [0.0]
-    real_steps = Trainer.train_steps
-
-    def timed_steps(trainer, batches):  # the real steps, on a clock the test sets
-        model = trainer.task.recipe.model
-        calls.append(((model.attention, model.input_feeding), batches))
-        real_steps(trainer, batches)
-        round_index = (len(calls) - 1) // len(train_benchmark.ATTENTION_VARIANTS)
-        cost = 1.0 if model.attention == "none" else 2.0
-        # the warm-up round (0) is the fastest of all, the last timed round the fastest kept
-        clock[0] += cost * {0: 0.01, 1: 3.0, 2: 1.0, 3: 5.0}[round_index]
-
-    monkeypatch.setattr(Trainer, "train_steps", timed_steps)
-    monkeypatch.setattr(train_benchmark, "time", types.SimpleNamespace(
-        perf_counter=lambda: clock[0]))
-    result = CliRunner().invoke(main, [
-        "bench", "train", "fra-eng", "--attention", "--steps", "2", "--rounds", "3",
-        "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
-        "--set", "model.embedding=4", "--set", "model.layers=1",
-        "--set", "model.bidirectional_encoder=false", "--set", "train.batch_size=4"])
-    assert result.exit_code == 0, result.output
-    variants = train_benchmark.ATTENTION_VARIANTS
-    assert [variant for variant, _ in calls] == variants * 4  # in turn, every round
-    assert ("bahdanau", True) in variants and ("none", False) == variants[0]
-    assert all(batches == calls[0][1] and len(batches) == 2 for _, batches in calls)
-    lines = result.output.splitlines()
-    assert "the same 2 steps" in lines[0] and "fastest of 3 rounds" in lines[0]
-    speeds = [float(line.split()[-2].replace(",", "")) for line in lines[2:]]
-    ratios = [float(line.split()[-1]) for line in lines[2:]]
-    assert ratios == [1.0] + [0.5] * 6
-    tokens = int(lines[0].split(" steps (")[1].split(" target")[0].replace(",", ""))
-    assert speeds[0] == pytest.approx(tokens / 1.0, abs=1)  # round 2's second, not round 0's
-    for options, message in ((["--rounds", "2"], "--rounds: applies with --attention only"),
-                             (["--attention", "--epochs", "2"], "--epochs: not with --attention"),
-                             (["--attention", "--steps", "0"], "--steps: expected a positive")):
-        bad = CliRunner().invoke(main, ["bench", "train", "fra-eng", *options])
-        assert bad.exit_code == 1 and message in bad.output
-
-
-def test_bench_train_attention_names_the_settings_the_recipes_model_cannot_take(
-        pairs_file, monkeypatch):
-    """A bidirectional encoder whose directions are concatenated gives outputs of twice the
-    decoder's size: dot attention cannot score them, and the table says so instead of the
-    whole benchmark failing; every other setting is timed, whatever attention and input
-    feeding the recipe itself sets."""
-    from seq2seq.trainer import Trainer
-
-    trained, real_steps = [], Trainer.train_steps
-
-    def recorded_steps(trainer, batches):
-        model = trainer.task.recipe.model
-        trained.append((model.attention, model.input_feeding))
-        real_steps(trainer, batches)
-
-    monkeypatch.setattr(Trainer, "train_steps", recorded_steps)
-    result = CliRunner().invoke(main, [
-        "bench", "train", "fra-eng", "--attention", "--steps", "1", "--rounds", "1",
-        "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
-        "--set", "model.embedding=4", "--set", "model.layers=1",
-        "--set", "model.bidirectional_encoder=true", "--set", "model.bridge=concat",
-        "--set", "model.attention=general", "--set", "model.input_feeding=true",
-        "--set", "train.batch_size=4"])
-    assert result.exit_code == 0, result.output
-    rows = {tuple(line.split()[:2]): line for line in result.output.splitlines()[2:]}
-    assert len(rows) == 7
-    for feeding in ("no", "yes"):
-        assert 'not run: model.attention: "dot" needs encoder outputs' in rows["dot", feeding]
-    timed = [line for key, line in rows.items() if key[0] != "dot"]
-    assert len(timed) == 5 and all("not run" not in line for line in timed)
-    assert trained == [(kind, feeding) for kind, feeding in ATTENTION_VARIANTS
-                       if kind != "dot"] * 2  # the warm-up round and the timed one
-    assert rows["none", "no"].split()[-1] == "1.00"
-
-
-def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):
-    result = CliRunner().invoke(main, ["bench", "train", "fra-eng", "--epochs", "1", "--threads",
-                                       "1", "--set", f"data.path={pairs_file}", "--set",
-                                       "model.units=8", "--set", "model.embedding=4"])
-    assert result.exit_code == 0, result.output
-    assert "median training time per epoch" in result.output
-    result = CliRunner().invoke(main, ["bench", "decode", str(trained_run), "--beam", "2",
-                                       "--threads", "1", "--set", f"data.path={pairs_file}"])
-    assert result.exit_code == 0, result.output
-    assert "greedy, batched" in result.output and "beam 2, one at a time" in result.output
-    engines = result.output.split("torch vs its export")[1].splitlines()
-    for engine in ("torch", "onnx fp32", "onnx int8"):
-        for mode in ("greedy", "beam 2"):
-            assert any(line.startswith(f"{engine} ") and f" {mode} " in line
-                       for line in engines), (engine, mode, result.output)
-
-
 @CUDA
 def test_training_resuming_and_translating_on_cuda_through_the_command_line(pairs_file,
                                                                            tmp_path):
@@ -460,148 +360,3 @@ def test_training_resuming_and_translating_on_cuda_through_the_command_line(pair
     assert on_gpu == on_cpu
 
 
-# --- ensembles (seq2seq.models.ensemble: tests/test_ensemble.py) ------------------------
-
-@pytest.fixture(scope="module")
-def second_run(pairs_file, tmp_path_factory):
-    """Another run on :func:`pairs_file`, from another seed: the same tokenizers and split,
-    other weights."""
-    run_dir = tmp_path_factory.mktemp("runs") / "fra-seed-1"
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
-                                       f"data.path={pairs_file}", "--set", "train.seed=1",
-                                       "--out", str(run_dir)])
-    assert result.exit_code == 0, result.output
-    return run_dir
-
-
-def test_translate_and_evaluate_decode_with_the_ensemble(trained_run, second_run, pairs_file,
-                                                         tmp_path):
-    lines = ["Go.", "I see.", "Smile.", "Wait!"]
-    source = tmp_path / "input.txt"
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    translate = ["translate", str(trained_run), "--input", str(source), "--beam", "3",
-                 "--format", "jsonl"]
-    result = CliRunner().invoke(main, [*translate, "--ensemble", str(second_run)])
-    assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in result.stdout.splitlines()]
-    ensemble = Translator.from_pretrained(trained_run, ensemble=[second_run])
-    expected = ensemble.translate(lines, beam=3, scores=True)
-    assert [r["hypotheses"][0]["text"] for r in records] == [t[0].text for t in expected]
-    assert [r["hypotheses"][0]["score"] for r in records] \
-        == pytest.approx([t[0].score for t in expected], abs=1.5e-4)
-    alone = [json.loads(line) for line in CliRunner().invoke(main, translate).stdout.splitlines()]
-    assert [r["hypotheses"][0]["score"] for r in alone] \
-        != pytest.approx([r["hypotheses"][0]["score"] for r in records], abs=1e-3)
-
-    # evaluate: the ensemble's outputs (every validation source shown with --samples)
-    evaluate = ["evaluate", str(trained_run), "--split", "valid", "--metrics", "chrf,exact",
-                "--samples", "100", "--json"]
-    scored = json.loads(CliRunner().invoke(main, [*evaluate, "--ensemble",
-                                                  str(second_run)]).stdout)
-    sources = [sample["source"] for sample in scored["samples"]]
-    assert sources and [sample["output"] for sample in scored["samples"]] \
-        == ensemble.translate(sources)
-    alone = json.loads(CliRunner().invoke(main, evaluate).stdout)
-    assert [sample["output"] for sample in alone["samples"]] \
-        == Translator.from_pretrained(trained_run).translate(sources) \
-        != ensemble.translate(sources)
-
-
-def altered_copy(run_dir, tmp_path, name: str, change) -> str:
-    """A copy of ``run_dir`` whose best checkpoint's file ``name`` (JSON) is ``change``d."""
-    copy = tmp_path / f"{change.__name__}"
-    shutil.copytree(run_dir, copy)
-    path = copy / "checkpoints" / "best" / name
-    data = json.loads(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return str(copy)
-
-
-def test_members_with_other_tokenizers_or_another_split_are_refused_by_name(
-        trained_run, second_run, tmp_path):
-    def swap_two_symbols(data):
-        data["symbols"][-1], data["symbols"][-2] = data["symbols"][-2], data["symbols"][-1]
-
-    other_symbols = altered_copy(second_run, tmp_path, "target.tokenizer.json",
-                                 swap_two_symbols)
-    result = CliRunner().invoke(main, ["translate", str(trained_run), "--ensemble",
-                                       other_symbols], input="Go.\n")
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [
-        f"Error: ensemble member {other_symbols}: its target tokenizer ({other_symbols}/"
-        f"checkpoints/best/target.tokenizer.json) differs from {trained_run}'s: ensemble "
-        "members must share their tokenizers (train them on the same data)"]
-
-    def hold_out_more(data):
-        data["data"]["valid_fraction"] = 0.5
-
-    other_split = altered_copy(second_run, tmp_path, "config.json", hold_out_more)
-    evaluate = ["evaluate", str(trained_run), "--ensemble", other_split]
-    result = CliRunner().invoke(main, [*evaluate, "--split", "valid"])
-    assert result.exit_code == 1
-    assert f"Error: ensemble member {other_split}: data.valid_fraction is 0.5, " in result.output
-    assert "Traceback" not in result.output
-    # where the data lies may differ (runs trained from other directories, files moved)
-    def moved(data):
-        data["data"]["path"] = "elsewhere/pairs.txt"
-
-    moved_data = altered_copy(second_run, tmp_path, "config.json", moved)
-    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--ensemble", moved_data,
-                                       "--split", "valid"])
-    assert result.exit_code == 0, result.output
-    # scoring a file of its own is every member's held-out data alike: allowed
-    data = tmp_path / "held-out.txt"
-    data.write_text("Go.\tVa !\tCC-BY 2.0\n", encoding="utf-8")
-    assert CliRunner().invoke(main, [*evaluate, "--data", str(data)]).exit_code == 0
-
-
-def test_an_ensemble_has_no_one_alignment(trained_run, second_run):
-    result = CliRunner().invoke(main, ["translate", str(trained_run), "--ensemble",
-                                       str(second_run), "--format", "jsonl", "--attention"],
-                                input="Go.\n")
-    assert result.exit_code == 1
-    assert "--attention: an ensemble has no one alignment" in result.output
-    ensemble = Translator.from_pretrained(trained_run, ensemble=[second_run])
-    with pytest.raises(UserError, match="an ensemble has no one alignment"):
-        ensemble.align("Go.")
-
-
-def test_a_member_missing_or_named_twice_is_refused_by_name(trained_run, second_run,
-                                                           tmp_path):
-    for members, message in (
-            ([tmp_path / "nowhere"], f"ensemble member: {tmp_path / 'nowhere'}: no such run "
-                                     "directory"),
-            ([second_run, second_run], f"ensemble member {second_run}: the same checkpoint "
-                                       f"as {second_run}; name each run once"),
-            ([trained_run / "checkpoints" / "best"], f"ensemble member {trained_run}/"
-                                                     f"checkpoints/best: the same checkpoint "
-                                                     f"as {trained_run}; name each run once")):
-        args = ["translate", str(trained_run),
-                *(a for m in members for a in ("--ensemble", str(m)))]
-        result = CliRunner().invoke(main, args, input="Go.\n")
-        assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
-
-
-def test_members_with_other_sentencepiece_models_are_refused(pairs_file, tmp_path):
-    # the two runs' tokenizer files are alike ({"kind": "sentencepiece", "model": ...}):
-    # their models differ, which is what is compared
-    from seq2seq import checkpoint
-
-    runs = []
-    for model_type in ("unigram", "bpe"):
-        runs.append(tmp_path / model_type)
-        result = CliRunner().invoke(main, [
-            "train", "fra-eng", *FAST, "--set", "train.epochs=1", "--set",
-            f"data.path={pairs_file}", "--set", "tokenizer.target.kind=sentencepiece",
-            "--set", f"tokenizer.target.sp_model_type={model_type}", "--set",
-            "tokenizer.target.sp_vocab_size=40", "--out", str(runs[-1])])
-        assert result.exit_code == 0, result.output
-    best = [checkpoint.resolve(run, "best") for run in runs]
-    assert (best[0] / "target.tokenizer.json").read_bytes() \
-        == (best[1] / "target.tokenizer.json").read_bytes()
-    result = CliRunner().invoke(main, ["translate", str(runs[0]), "--ensemble", str(runs[1])],
-                                input="Go.\n")
-    assert result.exit_code == 1
-    assert result.output.startswith(f"Error: ensemble member {runs[1]}: its target tokenizer "
-                                    f"({best[1]}/target.spm.model) differs from {runs[0]}'s")
