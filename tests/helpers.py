@@ -30,9 +30,10 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"
 
 def run_cli(*arguments, **options) -> Result:
     """``seq2seq ARGUMENTS...`` in this process (click's runner: stdout and stderr in
-    ``result.output``); ``options`` go to :meth:`click.testing.CliRunner.invoke`
-    (``input=``, ``env=``, ``catch_exceptions=``)."""
-    return CliRunner().invoke(main, list(arguments), **options)
+    ``result.output``); an argument may be a path. ``options`` go to
+    :meth:`click.testing.CliRunner.invoke` (``input=``, ``env=``, ``catch_exceptions=``)."""
+    return CliRunner().invoke(main, [os.fspath(a) if isinstance(a, os.PathLike) else a
+                                     for a in arguments], **options)
 
 
 def assert_one_line_error(result: Result, *expected: str) -> str:

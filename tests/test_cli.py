@@ -1,17 +1,15 @@
 """The command line (seq2seq.cli): version and help, without importing torch; importing
 seq2seq sets a larger oneDNN kernel cache."""
 
-from click.testing import CliRunner
 
 from seq2seq import __version__
-from seq2seq.cli import main
+from tests.helpers import run_cli
 
 
 def test_version_and_help():
-    runner = CliRunner()
-    result = runner.invoke(main, ["--version"])
+    result = run_cli("--version")
     assert result.exit_code == 0 and __version__ in result.output
-    result = runner.invoke(main, ["--help"])
+    result = run_cli("--help")
     assert result.exit_code == 0 and "bench" in result.output
 
 
@@ -25,10 +23,10 @@ def test_help_and_version_do_not_import_torch():
                   "assert 'torch' not in sys.modules, 'torch was imported'\n")
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-    listed = CliRunner().invoke(main, ["--help"]).output
+    listed = run_cli("--help").output
     for alias in ("fill-train", "fill-eval"):
         assert alias in listed
-    mnist = CliRunner().invoke(main, ["mnist", "--help"]).output
+    mnist = run_cli("mnist", "--help").output
     assert "predict" in mnist and "train" in mnist and "eval" in mnist
 
 

@@ -1,14 +1,13 @@
 """``seq2seq import-keras`` refuses what is not the example's model, by name, in one line:
 other graphs (GRU, two layers, embeddings), truncated or non-Keras files, mismatched data.
 (The end-to-end import against the example trained with real Keras is in
-tests/test_slow_keras_import.py.)"""
+tests/test_keras_import_slow.py.)"""
 
 import zipfile
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
+from tests.helpers import run_cli
 
 keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras, numpy 2
@@ -36,9 +35,8 @@ def example_model(encoder="lstm", decoder_layers=1, embedding=False, source=8, t
 def run_import(tmp_path, model_file, samples=4):
     data = tmp_path / "fra.txt"
     data.write_text("\n".join(PAIRS) + "\n", encoding="utf-8")
-    return CliRunner().invoke(main, ["import-keras", str(model_file), "--data", str(data),
-                                     "--num-samples", str(samples), "--out",
-                                     str(tmp_path / "run")])
+    return run_cli("import-keras", str(model_file), "--data", str(data), "--num-samples",
+                   str(samples), "--out", str(tmp_path / "run"))
 
 
 def saved(tmp_path, model):
@@ -63,7 +61,7 @@ def test_the_examples_graph_imports_and_translates(tmp_path):
     source, target = characters()
     result = run_import(tmp_path, saved(tmp_path, example_model(source=source, target=target)))
     assert result.exit_code == 0, result.output
-    translated = CliRunner().invoke(main, ["translate", str(tmp_path / "run")], input="Go.\n")
+    translated = run_cli("translate", str(tmp_path / "run"), input="Go.\n")
     assert translated.exit_code == 0, translated.output
 
 

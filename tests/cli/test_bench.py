@@ -2,22 +2,21 @@
 sizes they refuse, on tiny configurations (seconds)."""
 
 import pytest
-from click.testing import CliRunner
 
 from seq2seq.benchmarks.train import ATTENTION_VARIANTS
-from seq2seq.cli import main
+from tests.helpers import run_cli
 
 
 def test_bench_core_prints_ratios():
-    result = CliRunner().invoke(main, ["bench", "core", "--time-steps", "4", "--units", "8",
-                                       "--batch", "4", "--features", "5", "--rounds", "1"])
+    result = run_cli("bench", "core", "--time-steps", "4", "--units", "8", "--batch", "4",
+                     "--features", "5", "--rounds", "1")
     assert result.exit_code == 0, result.output
     assert "torch.nn.LSTM" in result.output and "reference, lengths" in result.output
     assert "bf16 autocast vs fp32" in result.output
 
 
 def test_bench_core_rejects_bad_lists():
-    result = CliRunner().invoke(main, ["bench", "core", "--units", "a,b"])
+    result = run_cli("bench", "core", "--units", "a,b")
     assert result.exit_code == 2 and "--units" in result.output
 
 
@@ -27,7 +26,7 @@ def test_bench_keras_without_keras_says_how_to_install_it(monkeypatch, tmp_path)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *args: None if name == "keras" else real(name, *args))
-    result = CliRunner().invoke(main, ["bench", "keras", "--data", str(tmp_path / "fra.txt")])
+    result = run_cli("bench", "keras", "--data", str(tmp_path / "fra.txt"))
     assert result.exit_code == 1
     assert "needs Keras 3 beside torch: pip install keras" in result.output
 
@@ -43,7 +42,7 @@ def test_bench_peers_without_opennmt_says_how_to_install_it(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_onmt)
-    result = CliRunner().invoke(main, ["bench", "peers", "--sources", "4", "--batch-size", "4"])
+    result = run_cli("bench", "peers", "--sources", "4", "--batch-size", "4")
     assert result.exit_code == 1
     assert "OpenNMT-py is not installed in this environment" in result.output
     assert "make peers-venv" in result.output and "Traceback" not in result.output
@@ -54,7 +53,7 @@ def test_bench_peers_without_opennmt_says_how_to_install_it(monkeypatch):
     (["--sources", "8", "--batch-size", "16"], "--sources: expected at least --batch-size"),
 ])
 def test_bench_peers_rejects_sizes_it_cannot_time(arguments, message):
-    result = CliRunner().invoke(main, ["bench", "peers", *arguments])
+    result = run_cli("bench", "peers", *arguments)
     assert result.exit_code == 1 and message in result.output
     assert "Traceback" not in result.output
 
@@ -63,7 +62,7 @@ def test_bench_peers_bf16_needs_native_bf16(monkeypatch):
     from seq2seq.core import precision
 
     monkeypatch.setattr(precision, "bf16_native", lambda device_type: False)
-    result = CliRunner().invoke(main, ["bench", "peers", "--bf16"])
+    result = run_cli("bench", "peers", "--bf16")
     assert result.exit_code == 1
     assert "--bf16: this CPU has no native bfloat16" in result.output
     assert "Traceback" not in result.output
@@ -91,11 +90,10 @@ def test_bench_train_attention_times_every_setting_in_turn_and_keeps_its_fastest
     monkeypatch.setattr(Trainer, "train_steps", timed_steps)
     monkeypatch.setattr(train_benchmark, "time", types.SimpleNamespace(
         perf_counter=lambda: clock[0]))
-    result = CliRunner().invoke(main, [
-        "bench", "train", "fra-eng", "--attention", "--steps", "2", "--rounds", "3",
-        "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
-        "--set", "model.embedding=4", "--set", "model.layers=1",
-        "--set", "model.bidirectional_encoder=false", "--set", "train.batch_size=4"])
+    result = run_cli("bench", "train", "fra-eng", "--attention", "--steps", "2", "--rounds", "3",
+                     "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
+                     "--set", "model.embedding=4", "--set", "model.layers=1", "--set",
+                     "model.bidirectional_encoder=false", "--set", "train.batch_size=4")
     assert result.exit_code == 0, result.output
     variants = train_benchmark.ATTENTION_VARIANTS
     assert [variant for variant, _ in calls] == variants * 4  # in turn, every round
@@ -111,7 +109,7 @@ def test_bench_train_attention_times_every_setting_in_turn_and_keeps_its_fastest
     for options, message in ((["--rounds", "2"], "--rounds: applies with --attention only"),
                              (["--attention", "--epochs", "2"], "--epochs: not with --attention"),
                              (["--attention", "--steps", "0"], "--steps: expected a positive")):
-        bad = CliRunner().invoke(main, ["bench", "train", "fra-eng", *options])
+        bad = run_cli("bench", "train", "fra-eng", *options)
         assert bad.exit_code == 1 and message in bad.output
 
 
@@ -131,13 +129,12 @@ def test_bench_train_attention_names_the_settings_the_recipes_model_cannot_take(
         real_steps(trainer, batches)
 
     monkeypatch.setattr(Trainer, "train_steps", recorded_steps)
-    result = CliRunner().invoke(main, [
-        "bench", "train", "fra-eng", "--attention", "--steps", "1", "--rounds", "1",
-        "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
-        "--set", "model.embedding=4", "--set", "model.layers=1",
-        "--set", "model.bidirectional_encoder=true", "--set", "model.bridge=concat",
-        "--set", "model.attention=general", "--set", "model.input_feeding=true",
-        "--set", "train.batch_size=4"])
+    result = run_cli("bench", "train", "fra-eng", "--attention", "--steps", "1", "--rounds", "1",
+                     "--threads", "1", "--set", f"data.path={pairs_file}", "--set", "model.units=8",
+                     "--set", "model.embedding=4", "--set", "model.layers=1", "--set",
+                     "model.bidirectional_encoder=true", "--set", "model.bridge=concat", "--set",
+                     "model.attention=general", "--set", "model.input_feeding=true", "--set",
+                     "train.batch_size=4")
     assert result.exit_code == 0, result.output
     rows = {tuple(line.split()[:2]): line for line in result.output.splitlines()[2:]}
     assert len(rows) == 7
@@ -151,13 +148,13 @@ def test_bench_train_attention_names_the_settings_the_recipes_model_cannot_take(
 
 
 def test_bench_train_and_decode_print_their_tables(trained_run, pairs_file):
-    result = CliRunner().invoke(main, ["bench", "train", "fra-eng", "--epochs", "1", "--threads",
-                                       "1", "--set", f"data.path={pairs_file}", "--set",
-                                       "model.units=8", "--set", "model.embedding=4"])
+    result = run_cli("bench", "train", "fra-eng", "--epochs", "1", "--threads", "1", "--set",
+                     f"data.path={pairs_file}", "--set", "model.units=8", "--set",
+                     "model.embedding=4")
     assert result.exit_code == 0, result.output
     assert "median training time per epoch" in result.output
-    result = CliRunner().invoke(main, ["bench", "decode", str(trained_run), "--beam", "2",
-                                       "--threads", "1", "--set", f"data.path={pairs_file}"])
+    result = run_cli("bench", "decode", str(trained_run), "--beam", "2", "--threads", "1", "--set",
+                     f"data.path={pairs_file}")
     assert result.exit_code == 0, result.output
     assert "greedy, batched" in result.output and "beam 2, one at a time" in result.output
     engines = result.output.split("torch vs its export")[1].splitlines()

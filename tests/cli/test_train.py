@@ -2,15 +2,13 @@
 for memory said in one line."""
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
+from tests.helpers import run_cli
 
 
 @pytest.mark.parametrize("threads", ["0", "-1", "5000"])
 def test_train_threads_flag_is_checked_like_the_recipe_key(threads, tmp_path):
-    result = CliRunner().invoke(main, ["train", "demo", "--threads", threads,
-                                       "--out", str(tmp_path / "run")])
+    result = run_cli("train", "demo", "--threads", threads, "--out", str(tmp_path / "run"))
     assert result.exit_code == 1
     assert f"--threads: expected 1 to 1024, got {threads}" in result.output
     assert not (tmp_path / "run").exists()
@@ -33,9 +31,9 @@ def test_a_model_or_batch_too_large_for_memory_is_one_line(error, said, monkeypa
         raise error
 
     monkeypatch.setattr(runs, "load_task_recipe", too_large)
-    result = CliRunner().invoke(main, ["train", "demo", "--out", str(tmp_path / "run")])
+    result = run_cli("train", "demo", "--out", str(tmp_path / "run"))
     assert result.exit_code == 1 and said in result.output, result.output
     assert "Traceback" not in result.output
     monkeypatch.setattr(runs, "load_task_recipe", lambda *a, **k: 1 / 0)
-    result = CliRunner().invoke(main, ["train", "demo", "--out", str(tmp_path / "run")])
+    result = run_cli("train", "demo", "--out", str(tmp_path / "run"))
     assert isinstance(result.exception, ZeroDivisionError)

@@ -6,12 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.translator import Translator
-from tests.helpers import CUDA, FAST, PAIRS
+from tests.helpers import CUDA, FAST, PAIRS, run_cli
 
 
 def test_train_writes_a_run_that_describes_itself(trained_run):
@@ -29,8 +27,7 @@ def test_translate_writes_one_line_per_input_line_in_order(trained_run, tmp_path
     lines = ["Go.", "", "Hi.", "Ω unknown ∑ characters", "Smile."]
     source = tmp_path / "input.txt"
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["translate", str(trained_run), "--input", str(source),
-                                       "--batch-size", "2"])
+    result = run_cli("translate", str(trained_run), "--input", str(source), "--batch-size", "2")
     assert result.exit_code == 0, result.output
     outputs = result.stdout.split("\n")[:-1]
     assert len(outputs) == len(lines)
@@ -41,8 +38,8 @@ def test_translate_writes_one_line_per_input_line_in_order(trained_run, tmp_path
     translator = Translator.from_pretrained(trained_run)
     alone = [translator.translate([line], scores=True)[0][0] for line in lines]
     assert outputs == [found.text for found in alone]
-    scored = CliRunner().invoke(main, ["translate", str(trained_run), "--input", str(source),
-                                       "--batch-size", "2", "--format", "jsonl"])
+    scored = run_cli("translate", str(trained_run), "--input", str(source), "--batch-size", "2",
+                     "--format", "jsonl")
     records = [json.loads(line) for line in scored.stdout.splitlines()]
     assert [r["source"] for r in records] == lines
     # equal to within the 4 decimals written (a batch of 2 and a batch of 1 may round
@@ -51,14 +48,12 @@ def test_translate_writes_one_line_per_input_line_in_order(trained_run, tmp_path
         == pytest.approx([a.score for a in alone], abs=1.5e-4)
     gaps = [abs(a.score - b.score) for i, a in enumerate(alone) for b in alone[i + 1 :]]
     assert min(gaps) > 1e-3
-    from_stdin = CliRunner().invoke(main, ["translate", str(trained_run)],
-                                    input="\n".join(lines) + "\n")
+    from_stdin = run_cli("translate", str(trained_run), input="\n".join(lines) + "\n")
     assert from_stdin.stdout.split("\n")[:-1] == outputs
 
 
 def test_summary_prints_the_keras_table(pairs_file):
-    result = CliRunner().invoke(main, ["summary", "fra-eng-keras", "--set",
-                                       f"data.path={pairs_file}"])
+    result = run_cli("summary", "fra-eng-keras", "--set", f"data.path={pairs_file}")
     assert result.exit_code == 0, result.output
     assert "Layer (type)" in result.output and "Total params:" in result.output
     assert "(LSTM)" in result.output
@@ -79,7 +74,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, pairs_file, tmp_
          "none.txt: no such file"),
     ]
     for arguments, message in cases:
-        result = CliRunner().invoke(main, arguments)
+        result = run_cli(*arguments)
         assert result.exit_code == 1, (arguments, result.output)
         assert message in result.output, result.output
         assert "Traceback" not in result.output
@@ -122,19 +117,17 @@ def test_resume_continues_an_interrupted_run_exactly(pairs_file, tmp_path):
 
 def test_beam_nbest_and_jsonl(trained_run):
     lines = ["Go.", "I see."]
-    result = CliRunner().invoke(main, ["translate", str(trained_run), "--beam", "3", "--nbest",
-                                       "3", "--format", "jsonl"], input="\n".join(lines) + "\n")
+    result = run_cli("translate", str(trained_run), "--beam", "3", "--nbest", "3", "--format",
+                     "jsonl", input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["source"] for r in records] == lines
     for record in records:
         scores = [h["normalized_score"] for h in record["hypotheses"]]
         assert len(scores) == 3 and scores == sorted(scores, reverse=True)
-    text = CliRunner().invoke(main, ["translate", str(trained_run), "--beam", "3", "--nbest",
-                                     "2"], input="Go.\n")
+    text = run_cli("translate", str(trained_run), "--beam", "3", "--nbest", "2", input="Go.\n")
     assert text.exit_code == 0 and text.stdout.count("\t") == 1
-    too_many = CliRunner().invoke(main, ["translate", str(trained_run), "--beam", "2",
-                                         "--nbest", "3"], input="Go.\n")
+    too_many = run_cli("translate", str(trained_run), "--beam", "2", "--nbest", "3", input="Go.\n")
     assert too_many.exit_code == 1
     assert "--nbest: expected at most --beam (2), got 3" in too_many.output
     with pytest.raises(UserError, match=r"^nbest: expected at most beam \(2\), got 3$"):
@@ -155,16 +148,15 @@ def test_python_api_beam_one_is_greedy(trained_run):
 def test_translate_says_when_there_was_no_input(trained_run, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    result = CliRunner().invoke(main, ["translate", str(trained_run), "--input", str(empty)])
+    result = run_cli("translate", str(trained_run), "--input", str(empty))
     assert result.exit_code == 0 and result.stdout == ""
     assert f"{empty}: no input lines; nothing translated" in result.stderr
 
 
 def test_training_without_validation_pairs_is_refused_before_it_starts(pairs_file, tmp_path):
     # it used to train a whole epoch, then fail inside sacrebleu with no checkpoint saved
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
-                                       f"data.path={pairs_file}", "--set",
-                                       "data.valid_fraction=0", "--out", str(tmp_path / "r")])
+    result = run_cli("train", "fra-eng", *FAST, "--set", f"data.path={pairs_file}", "--set",
+                     "data.valid_fraction=0", "--out", str(tmp_path / "r"))
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "no validation pairs to evaluate each epoch on; hold some out with " \
            "data.valid_fraction" in result.output
@@ -190,25 +182,22 @@ def test_a_full_output_is_one_line_and_a_non_zero_exit(trained_run):
 def test_evaluate_scores_single_and_multi_reference(trained_run, tmp_path):
     data = tmp_path / "held-out.txt"
     data.write_text("Go.\tVa !\nGo.\tBouge !\nHi.\tSalut !\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                       "--metrics", "bleu,chrf,ter,wer,cer,exact", "--json"])
+    result = run_cli("evaluate", str(trained_run), "--data", str(data), "--metrics",
+                     "bleu,chrf,ter,wer,cer,exact", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["pairs"] == 3 and report["distinct_sources"] == 2
     assert set(report["multi_reference"]) == {"bleu", "chrf", "ter", "wer", "cer", "exact"}
-    table = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                      "--beam", "2"])
+    table = run_cli("evaluate", str(trained_run), "--data", str(data), "--beam", "2")
     assert table.exit_code == 0 and "single-ref" in table.output and "beam 2" in table.output
-    bad = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                    "--metrics", "blue"])
+    bad = run_cli("evaluate", str(trained_run), "--data", str(data), "--metrics", "blue")
     assert bad.exit_code == 1 and "--metrics: unknown ['blue']" in bad.output
     # --data is scored whole: a selection or split key would do nothing; parsing keys apply
-    ignored = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                        "--set", "data.first=1"])
+    ignored = run_cli("evaluate", str(trained_run), "--data", str(data), "--set", "data.first=1")
     assert ignored.exit_code == 1
     assert "--set 'data.first=1': does not apply with --data" in ignored.output
-    lowered = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                        "--set", "data.lowercase=true", "--json"])
+    lowered = run_cli("evaluate", str(trained_run), "--data", str(data), "--set",
+                      "data.lowercase=true", "--json")
     assert lowered.exit_code == 0, lowered.output
 
 
@@ -219,8 +208,7 @@ def test_evaluate_samples_show_evenly_spread_sources_with_outputs_and_references
     data = tmp_path / "held-out.txt"
     data.write_text("Go.\tVa !\nHi.\tSalut !\nRun!\tCours !\nRun!\tCourez !\n"
                     "Wow!\tÇa alors !\nFire!\tAu feu !\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                       "--samples", "2", "--json"])
+    result = run_cli("evaluate", str(trained_run), "--data", str(data), "--samples", "2", "--json")
     assert result.exit_code == 0, result.output
     samples = json.loads(result.output)["samples"]
     translator = Translator.from_pretrained(trained_run)
@@ -228,42 +216,37 @@ def test_evaluate_samples_show_evenly_spread_sources_with_outputs_and_references
         {"source": "Go.", "output": translator.translate(["Go."])[0], "references": ["Va !"]},
         {"source": "Run!", "output": translator.translate(["Run!"])[0],
          "references": ["Cours !", "Courez !"]}]
-    table = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                      "--samples", "9"])  # more than there are: all five
+    table = run_cli("evaluate", str(trained_run), "--data", str(data), "--samples",
+                    "9")  # more than there are: all five
     assert table.exit_code == 0, table.output
     assert "5 samples" in table.output and "     = Courez !" in table.output
-    assert "samples" not in CliRunner().invoke(
-        main, ["evaluate", str(trained_run), "--data", str(data)]).output
-    bad = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                    "--samples", "0"])
+    assert "samples" not in run_cli("evaluate", str(trained_run), "--data", str(data)).output
+    bad = run_cli("evaluate", str(trained_run), "--data", str(data), "--samples", "0")
     assert bad.exit_code == 1 and "--samples: expected a positive integer" in bad.output
 
 
 def test_evaluate_split_scores_the_runs_own_held_out_pairs(trained_run, tmp_path):
     held_out = tmp_path / "valid.txt"  # fra-eng holds out the last 20%: the last 3 of 12
     held_out.write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS[9:]), encoding="utf-8")
-    by_file = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(held_out),
-                                        "--json"])
-    by_split = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
-                                         "--json"])
+    by_file = run_cli("evaluate", str(trained_run), "--data", str(held_out), "--json")
+    by_split = run_cli("evaluate", str(trained_run), "--split", "valid", "--json")
     assert by_split.exit_code == 0, by_split.output
     assert json.loads(by_split.output) == json.loads(by_file.output)
     assert json.loads(by_split.output)["pairs"] == 3
-    none = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "test"])
+    none = run_cli("evaluate", str(trained_run), "--split", "test")
     assert none.exit_code == 1 and "recipe holds out no test pairs" in none.output
-    neither = CliRunner().invoke(main, ["evaluate", str(trained_run)])
+    neither = run_cli("evaluate", str(trained_run))
     assert neither.exit_code == 1 and "give either --data FILE or --split" in neither.output
 
 
 def test_evaluate_split_keeps_the_runs_held_out_pairs(trained_run, pairs_file):
     # data.valid_fraction=0.9 used to score 9 of the 12 pairs, most of them training pairs,
     # as "valid"; where the data lies may still change
-    moved = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
-                                      "--set", f"data.path={pairs_file}", "--json"])
+    moved = run_cli("evaluate", str(trained_run), "--split", "valid", "--set",
+                    f"data.path={pairs_file}", "--json")
     assert moved.exit_code == 0 and json.loads(moved.output)["pairs"] == 3
     for key in ("data.valid_fraction=0.9", "data.first=20000", "data.hold_out=sources"):
-        result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
-                                           "--set", key])
+        result = run_cli("evaluate", str(trained_run), "--split", "valid", "--set", key)
         assert result.exit_code == 1 and "Traceback" not in result.output
         assert result.output == (f"Error: --set {key!r}: the held-out data is the run's "
                                  "own; only where the data lies may change: data.path, "
@@ -274,8 +257,8 @@ def test_evaluate_split_says_where_a_relative_data_path_is_read_from(trained_run
                                                                       monkeypatch):
     """A run keeps its data.path as given; relative, it is read from where evaluate runs."""
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--split", "valid",
-                                       "--set", "data.path=data/pairs.txt"])
+    result = run_cli("evaluate", str(trained_run), "--split", "valid", "--set",
+                     "data.path=data/pairs.txt")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert (f"data.path: data/pairs.txt: no such file from {tmp_path}; the run reads it "
             "relative to where you run it") in result.output
@@ -285,16 +268,15 @@ def test_evaluate_split_says_where_a_relative_data_path_is_read_from(trained_run
 def test_the_runs_decode_nbest_is_what_translate_returns_and_evaluate_scores_one(
         pairs_file, tmp_path):
     run = tmp_path / "run"
-    trained = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set", "train.epochs=1",
-                                        "--set", f"data.path={pairs_file}", "--set",
-                                        "decode.beam_size=3", "--set", "decode.nbest=2",
-                                        "--out", str(run)])
+    trained = run_cli("train", "fra-eng", *FAST, "--set", "train.epochs=1", "--set",
+                      f"data.path={pairs_file}", "--set", "decode.beam_size=3", "--set",
+                      "decode.nbest=2", "--out", str(run))
     assert trained.exit_code == 0, trained.output
-    two = CliRunner().invoke(main, ["translate", str(run)], input="Go.\n")
+    two = run_cli("translate", str(run), input="Go.\n")
     assert two.exit_code == 0 and len(two.stdout.rstrip("\n").split("\t")) == 2
-    one = CliRunner().invoke(main, ["translate", str(run), "--beam", "1"], input="Go.\n")
+    one = run_cli("translate", str(run), "--beam", "1", input="Go.\n")
     assert one.exit_code == 0 and len(one.stdout.rstrip("\n").split("\t")) == 1
-    greedy = CliRunner().invoke(main, ["evaluate", str(run), "--split", "valid", "--beam", "1"])
+    greedy = run_cli("evaluate", str(run), "--split", "valid", "--beam", "1")
     assert greedy.exit_code == 0, greedy.output  # it scores the best output only
 
 
@@ -305,23 +287,19 @@ def test_evaluate_reads_a_csv_with_its_own_fields_beside_a_tsv_trained_run(train
     tsv.write_text("".join(f"{s}\t{t}\n" for s, t in PAIRS[9:]), encoding="utf-8")
     csv.write_text("en,fr\n" + "".join(f'"{s}","{t}"\n' for s, t in PAIRS[9:]),
                    encoding="utf-8")
-    by_csv = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(csv),
-                                       "--set", "data.src_field=en", "--set",
-                                       "data.tgt_field=fr", "--json"])
+    by_csv = run_cli("evaluate", str(trained_run), "--data", str(csv), "--set", "data.src_field=en",
+                     "--set", "data.tgt_field=fr", "--json")
     assert by_csv.exit_code == 0, by_csv.output
-    by_tsv = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(tsv),
-                                       "--json"])
+    by_tsv = run_cli("evaluate", str(trained_run), "--data", str(tsv), "--json")
     assert json.loads(by_csv.output) == json.loads(by_tsv.output)
 
 
 def test_evaluating_a_run_that_samples_gives_the_same_scores_twice(pairs_file, tmp_path):
     run = tmp_path / "run"
-    trained = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set", "train.epochs=1",
-                                        "--set", f"data.path={pairs_file}", "--set",
-                                        "decode.sample=true", "--out", str(run)])
+    trained = run_cli("train", "fra-eng", *FAST, "--set", "train.epochs=1", "--set",
+                      f"data.path={pairs_file}", "--set", "decode.sample=true", "--out", str(run))
     assert trained.exit_code == 0, trained.output
-    first, second = (CliRunner().invoke(main, ["evaluate", str(run), "--split", "valid",
-                                                "--json", "--samples", "3"])
+    first, second = (run_cli("evaluate", str(run), "--split", "valid", "--json", "--samples", "3")
                      for _ in range(2))
     assert first.exit_code == 0, first.output
     assert json.loads(first.output) == json.loads(second.output)
@@ -330,12 +308,11 @@ def test_evaluating_a_run_that_samples_gives_the_same_scores_twice(pairs_file, t
 def test_evaluate_says_how_many_bad_lines_it_skipped(trained_run, tmp_path):
     data = tmp_path / "bad.txt"
     data.write_text("Go.\tVa !\nno tab here\nHi.\tSalut !\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                       "--set", "data.on_bad_line=skip"])
+    result = run_cli("evaluate", str(trained_run), "--data", str(data), "--set",
+                     "data.on_bad_line=skip")
     assert result.exit_code == 0, result.output
     assert f"{data}: 1 bad lines skipped" in result.stderr
-    empty = CliRunner().invoke(main, ["evaluate", str(trained_run), "--data", str(data),
-                                      "--metrics", ""])
+    empty = run_cli("evaluate", str(trained_run), "--data", str(data), "--metrics", "")
     assert empty.exit_code == 1 and "--metrics: unknown" in empty.output
 
 
@@ -343,14 +320,13 @@ def test_evaluate_says_how_many_bad_lines_it_skipped(trained_run, tmp_path):
 def test_training_resuming_and_translating_on_cuda_through_the_command_line(pairs_file,
                                                                            tmp_path):
     run_dir = tmp_path / "cuda"
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
-                                       f"data.path={pairs_file}", "--device", "cuda",
-                                       "--out", str(run_dir)])
+    result = run_cli("train", "fra-eng", *FAST, "--set", f"data.path={pairs_file}", "--device",
+                     "cuda", "--out", str(run_dir))
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(row["train_loss"] > 0 for row in rows)
-    result = CliRunner().invoke(main, ["train", "--resume", str(run_dir), "--set",
-                                       "train.epochs=3", "--device", "cuda"])
+    result = run_cli("train", "--resume", str(run_dir), "--set", "train.epochs=3", "--device",
+                     "cuda")
     assert result.exit_code == 0, result.output
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 3
     translator = Translator.from_pretrained(run_dir, device="cuda")

@@ -5,12 +5,10 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.translator import Translator
-from tests.helpers import FAST
+from tests.helpers import FAST, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +16,8 @@ def second_run(pairs_file, tmp_path_factory):
     """Another run on :func:`pairs_file`, from another seed: the same tokenizers and split,
     other weights."""
     run_dir = tmp_path_factory.mktemp("runs") / "fra-seed-1"
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
-                                       f"data.path={pairs_file}", "--set", "train.seed=1",
-                                       "--out", str(run_dir)])
+    result = run_cli("train", "fra-eng", *FAST, "--set", f"data.path={pairs_file}", "--set",
+                     "train.seed=1", "--out", str(run_dir))
     assert result.exit_code == 0, result.output
     return run_dir
 
@@ -32,7 +29,7 @@ def test_translate_and_evaluate_decode_with_the_ensemble(trained_run, second_run
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     translate = ["translate", str(trained_run), "--input", str(source), "--beam", "3",
                  "--format", "jsonl"]
-    result = CliRunner().invoke(main, [*translate, "--ensemble", str(second_run)])
+    result = run_cli(*translate, "--ensemble", str(second_run))
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     ensemble = Translator.from_pretrained(trained_run, ensemble=[second_run])
@@ -40,19 +37,18 @@ def test_translate_and_evaluate_decode_with_the_ensemble(trained_run, second_run
     assert [r["hypotheses"][0]["text"] for r in records] == [t[0].text for t in expected]
     assert [r["hypotheses"][0]["score"] for r in records] \
         == pytest.approx([t[0].score for t in expected], abs=1.5e-4)
-    alone = [json.loads(line) for line in CliRunner().invoke(main, translate).stdout.splitlines()]
+    alone = [json.loads(line) for line in run_cli(*translate).stdout.splitlines()]
     assert [r["hypotheses"][0]["score"] for r in alone] \
         != pytest.approx([r["hypotheses"][0]["score"] for r in records], abs=1e-3)
 
     # evaluate: the ensemble's outputs (every validation source shown with --samples)
     evaluate = ["evaluate", str(trained_run), "--split", "valid", "--metrics", "chrf,exact",
                 "--samples", "100", "--json"]
-    scored = json.loads(CliRunner().invoke(main, [*evaluate, "--ensemble",
-                                                  str(second_run)]).stdout)
+    scored = json.loads(run_cli(*evaluate, "--ensemble", str(second_run)).stdout)
     sources = [sample["source"] for sample in scored["samples"]]
     assert sources and [sample["output"] for sample in scored["samples"]] \
         == ensemble.translate(sources)
-    alone = json.loads(CliRunner().invoke(main, evaluate).stdout)
+    alone = json.loads(run_cli(*evaluate).stdout)
     assert [sample["output"] for sample in alone["samples"]] \
         == Translator.from_pretrained(trained_run).translate(sources) \
         != ensemble.translate(sources)
@@ -76,8 +72,7 @@ def test_members_with_other_tokenizers_or_another_split_are_refused_by_name(
 
     other_symbols = altered_copy(second_run, tmp_path, "target.tokenizer.json",
                                  swap_two_symbols)
-    result = CliRunner().invoke(main, ["translate", str(trained_run), "--ensemble",
-                                       other_symbols], input="Go.\n")
+    result = run_cli("translate", str(trained_run), "--ensemble", other_symbols, input="Go.\n")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"Error: ensemble member {other_symbols}: its target tokenizer ({other_symbols}/"
@@ -89,7 +84,7 @@ def test_members_with_other_tokenizers_or_another_split_are_refused_by_name(
 
     other_split = altered_copy(second_run, tmp_path, "config.json", hold_out_more)
     evaluate = ["evaluate", str(trained_run), "--ensemble", other_split]
-    result = CliRunner().invoke(main, [*evaluate, "--split", "valid"])
+    result = run_cli(*evaluate, "--split", "valid")
     assert result.exit_code == 1
     assert f"Error: ensemble member {other_split}: data.valid_fraction is 0.5, " in result.output
     assert "Traceback" not in result.output
@@ -98,19 +93,17 @@ def test_members_with_other_tokenizers_or_another_split_are_refused_by_name(
         data["data"]["path"] = "elsewhere/pairs.txt"
 
     moved_data = altered_copy(second_run, tmp_path, "config.json", moved)
-    result = CliRunner().invoke(main, ["evaluate", str(trained_run), "--ensemble", moved_data,
-                                       "--split", "valid"])
+    result = run_cli("evaluate", str(trained_run), "--ensemble", moved_data, "--split", "valid")
     assert result.exit_code == 0, result.output
     # scoring a file of its own is every member's held-out data alike: allowed
     data = tmp_path / "held-out.txt"
     data.write_text("Go.\tVa !\tCC-BY 2.0\n", encoding="utf-8")
-    assert CliRunner().invoke(main, [*evaluate, "--data", str(data)]).exit_code == 0
+    assert run_cli(*evaluate, "--data", str(data)).exit_code == 0
 
 
 def test_an_ensemble_has_no_one_alignment(trained_run, second_run):
-    result = CliRunner().invoke(main, ["translate", str(trained_run), "--ensemble",
-                                       str(second_run), "--format", "jsonl", "--attention"],
-                                input="Go.\n")
+    result = run_cli("translate", str(trained_run), "--ensemble", str(second_run), "--format",
+                     "jsonl", "--attention", input="Go.\n")
     assert result.exit_code == 1
     assert "--attention: an ensemble has no one alignment" in result.output
     ensemble = Translator.from_pretrained(trained_run, ensemble=[second_run])
@@ -130,7 +123,7 @@ def test_a_member_missing_or_named_twice_is_refused_by_name(trained_run, second_
                                                      f"as {trained_run}; name each run once")):
         args = ["translate", str(trained_run),
                 *(a for m in members for a in ("--ensemble", str(m)))]
-        result = CliRunner().invoke(main, args, input="Go.\n")
+        result = run_cli(*args, input="Go.\n")
         assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
 
 
@@ -142,17 +135,15 @@ def test_members_with_other_sentencepiece_models_are_refused(pairs_file, tmp_pat
     runs = []
     for model_type in ("unigram", "bpe"):
         runs.append(tmp_path / model_type)
-        result = CliRunner().invoke(main, [
-            "train", "fra-eng", *FAST, "--set", "train.epochs=1", "--set",
-            f"data.path={pairs_file}", "--set", "tokenizer.target.kind=sentencepiece",
-            "--set", f"tokenizer.target.sp_model_type={model_type}", "--set",
-            "tokenizer.target.sp_vocab_size=40", "--out", str(runs[-1])])
+        result = run_cli("train", "fra-eng", *FAST, "--set", "train.epochs=1", "--set",
+                         f"data.path={pairs_file}", "--set", "tokenizer.target.kind=sentencepiece",
+                         "--set", f"tokenizer.target.sp_model_type={model_type}", "--set",
+                         "tokenizer.target.sp_vocab_size=40", "--out", str(runs[-1]))
         assert result.exit_code == 0, result.output
     best = [checkpoint.resolve(run, "best") for run in runs]
     assert (best[0] / "target.tokenizer.json").read_bytes() \
         == (best[1] / "target.tokenizer.json").read_bytes()
-    result = CliRunner().invoke(main, ["translate", str(runs[0]), "--ensemble", str(runs[1])],
-                                input="Go.\n")
+    result = run_cli("translate", str(runs[0]), "--ensemble", str(runs[1]), input="Go.\n")
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: ensemble member {runs[1]}: its target tokenizer "
                                     f"({best[1]}/target.spm.model) differs from {runs[0]}'s")

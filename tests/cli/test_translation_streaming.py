@@ -10,13 +10,11 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.progress import PlainProgress
 from seq2seq.translator import Translator
-from tests.helpers import FAST, PAIRS
+from tests.helpers import FAST, PAIRS, run_cli
 
 
 @pytest.fixture
@@ -25,7 +23,7 @@ def run_dir(trained_run):
 
 
 def translate(run_dir, *arguments, input=None):
-    return CliRunner().invoke(main, ["translate", str(run_dir), *arguments], input=input)
+    return run_cli("translate", str(run_dir), *arguments, input=input)
 
 
 def test_lines_split_on_newlines_only(run_dir):
@@ -96,8 +94,7 @@ def test_a_search_that_finds_nothing_gives_an_empty_line_and_a_warning(run_dir, 
         assert Translator.from_pretrained(copy).translate(["Go.", "", "Hi."]) == ["", "", ""]
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("Go.\tVa !\nHi.\tSalut.\n", encoding="utf-8")
-    scored = CliRunner().invoke(main, ["evaluate", str(copy), "--data", str(pairs),
-                                       "--metrics", "exact"])
+    scored = run_cli("evaluate", str(copy), "--data", str(pairs), "--metrics", "exact")
     assert scored.exit_code == 0, scored.output  # nothing found scores as ""
     assert "Traceback" not in scored.output
 

@@ -10,10 +10,8 @@ import time
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from seq2seq.cli import main
-from tests.helpers import ROOT, load_script
+from tests.helpers import ROOT, load_script, run_cli
 
 SCRIPT = ROOT / "scripts" / "gpu_check.py"
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
@@ -44,28 +42,26 @@ def test_make_gpu_check_is_that_script(tmp_path):
 def test_cuda_options_of_the_benchmarks_refuse_a_machine_without_cuda():
     for command in (["bench", "core"], ["bench", "train"], ["bench", "precision"],
                     ["bench", "decode", "some-run"]):
-        result = CliRunner().invoke(main, [*command, "--device", "cuda"])
+        result = run_cli(*command, "--device", "cuda")
         assert result.exit_code == 2, command
         assert "cuda: torch sees no CUDA device here" in result.output
 
 
 def test_the_summary_reads_the_benchmarks_own_tables(tmp_path):
     check = load_script("gpu_check")
-    runner = CliRunner()
-    core = runner.invoke(main, ["bench", "core", "--time-steps", "4", "--units", "8",
-                                "--rounds", "1", "--features", "3"])
+    core = run_cli("bench", "core", "--time-steps", "4", "--units", "8", "--rounds", "1",
+                   "--features", "3")
     assert core.exit_code == 0, core.output
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("".join(f"word {i}\tmot {i}\tCC\n" for i in range(40)))
     data = ["--set", f"data.path={pairs}", "--set", "model.units=8",
             "--threads", "1"]
-    precision = runner.invoke(main, ["bench", "precision", "fra-eng-keras", *data,
-                                     "--steps", "2", "--out", str(tmp_path / "runs")])
+    precision = run_cli("bench", "precision", "fra-eng-keras", *data, "--steps", "2", "--out",
+                        str(tmp_path / "runs"))
     assert precision.exit_code == 0, precision.output
-    train = runner.invoke(main, ["bench", "train", "fra-eng-keras", *data, "--epochs", "2"])
+    train = run_cli("bench", "train", "fra-eng-keras", *data, "--epochs", "2")
     assert train.exit_code == 0, train.output
-    decode = runner.invoke(main, ["bench", "decode", str(tmp_path / "runs" / "fp32"),
-                                  "--threads", "1"])
+    decode = run_cli("bench", "decode", str(tmp_path / "runs" / "fp32"), "--threads", "1")
     assert decode.exit_code == 0, decode.output
     logs = {"tests": "12 passed, 3 skipped in 9.1s\n", "core": core.output,
             "precision": precision.output, "train": train.output, "train-cpu": train.output,
