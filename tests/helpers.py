@@ -36,17 +36,30 @@ def run_cli(*arguments, **options) -> Result:
                                      for a in arguments], **options)
 
 
-def assert_one_line_error(result: Result, *expected: str) -> str:
-    """The command failed as bad input does: exit status 1, no traceback, and one
-    ``Error: ...`` line that holds each of ``expected`` (anything the command printed
-    before it, a training's progress, may come first). Returns that line."""
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, result.output
+def assert_one_line_error(failure: Result | BaseException | pytest.ExceptionInfo,
+                          *expected: str | os.PathLike, after_progress: bool = False) -> str:
+    """Bad input was refused in one line naming what to fix; returns that line.
+
+    ``failure`` is a command's result or the error raised. A command exits with status 1
+    and prints one line, ``Error: ...``, and no traceback (with ``after_progress``, a
+    command that stopped part-way may print its progress before that last line). An
+    error's message has no line break. The line holds each of ``expected``."""
+    if isinstance(failure, Result):
+        output = failure.output
+        assert failure.exit_code == 1, output
+        assert "Traceback" not in output, output
+        lines = output.rstrip("\n").splitlines()
+        errors = [line for line in lines if line.startswith("Error: ")]
+        assert errors and lines[-1] == errors[0], output
+        assert len(errors) == 1 if after_progress else len(lines) == 1, output
+        message = errors[0]
+    else:
+        error = failure.value if isinstance(failure, pytest.ExceptionInfo) else failure
+        message = str(error)
+        assert "\n" not in message, message
     for text in expected:
-        assert text in errors[0], result.output
-    return errors[0]
+        assert os.fspath(text) in message, message
+    return message
 
 
 def load_script(name: str):

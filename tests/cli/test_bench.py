@@ -4,7 +4,7 @@ sizes they refuse, on tiny configurations (seconds)."""
 import pytest
 
 from seq2seq.benchmarks.train import ATTENTION_VARIANTS
-from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 
 def test_bench_core_prints_ratios():
@@ -27,8 +27,7 @@ def test_bench_keras_without_keras_says_how_to_install_it(monkeypatch, tmp_path)
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *args: None if name == "keras" else real(name, *args))
     result = run_cli("bench", "keras", "--data", str(tmp_path / "fra.txt"))
-    assert result.exit_code == 1
-    assert "needs Keras 3 beside torch: pip install keras" in result.output
+    assert_one_line_error(result, "needs Keras 3 beside torch: pip install keras")
 
 
 def test_bench_peers_without_opennmt_says_how_to_install_it(monkeypatch):
@@ -43,9 +42,8 @@ def test_bench_peers_without_opennmt_says_how_to_install_it(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_onmt)
     result = run_cli("bench", "peers", "--sources", "4", "--batch-size", "4")
-    assert result.exit_code == 1
-    assert "OpenNMT-py is not installed in this environment" in result.output
-    assert "make peers-venv" in result.output and "Traceback" not in result.output
+    assert_one_line_error(result, "OpenNMT-py is not installed in this environment",
+                          "make peers-venv")
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -54,8 +52,7 @@ def test_bench_peers_without_opennmt_says_how_to_install_it(monkeypatch):
 ])
 def test_bench_peers_rejects_sizes_it_cannot_time(arguments, message):
     result = run_cli("bench", "peers", *arguments)
-    assert result.exit_code == 1 and message in result.output
-    assert "Traceback" not in result.output
+    assert_one_line_error(result, message)
 
 
 def test_bench_peers_bf16_needs_native_bf16(monkeypatch):
@@ -63,9 +60,7 @@ def test_bench_peers_bf16_needs_native_bf16(monkeypatch):
 
     monkeypatch.setattr(precision, "bf16_native", lambda device_type: False)
     result = run_cli("bench", "peers", "--bf16")
-    assert result.exit_code == 1
-    assert "--bf16: this CPU has no native bfloat16" in result.output
-    assert "Traceback" not in result.output
+    assert_one_line_error(result, "--bf16: this CPU has no native bfloat16")
 
 
 def test_bench_train_attention_times_every_setting_in_turn_and_keeps_its_fastest_round(
@@ -110,7 +105,7 @@ def test_bench_train_attention_times_every_setting_in_turn_and_keeps_its_fastest
                              (["--attention", "--epochs", "2"], "--epochs: not with --attention"),
                              (["--attention", "--steps", "0"], "--steps: expected a positive")):
         bad = run_cli("bench", "train", "fra-eng", *options)
-        assert bad.exit_code == 1 and message in bad.output
+        assert_one_line_error(bad, message)
 
 
 def test_bench_train_attention_names_the_settings_the_recipes_model_cannot_take(

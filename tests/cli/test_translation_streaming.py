@@ -14,7 +14,7 @@ import pytest
 from seq2seq.errors import UserError
 from seq2seq.progress import PlainProgress
 from seq2seq.translator import Translator
-from tests.helpers import FAST, PAIRS, run_cli
+from tests.helpers import FAST, PAIRS, assert_one_line_error, run_cli
 
 
 @pytest.fixture
@@ -40,9 +40,7 @@ def test_a_bad_byte_names_its_line(run_dir, tmp_path):
     path = tmp_path / "in.txt"
     path.write_bytes(b"Go.\nHi.\n\xff oops\n")
     result = translate(run_dir, "--input", str(path))
-    assert result.exit_code == 1
-    assert f"{path}:3: expected UTF-8 text, got byte 0xff" in result.output
-    assert "Traceback" not in result.output
+    assert_one_line_error(result, f"{path}:3: expected UTF-8 text, got byte 0xff")
 
 
 def test_an_over_long_line_gets_an_empty_line_and_a_warning(run_dir):
@@ -224,7 +222,7 @@ def test_sampling_from_the_command_line_and_the_api(run_dir):
                                                               "output per sentence; expected 1 "
                                                               "with --sample, got 2")]:
         bad = translate(run_dir, *arguments, input=lines)
-        assert bad.exit_code == 1 and message in bad.output, bad.output
+        assert_one_line_error(bad, message)
 
 
 def test_plain_progress_in_logs_is_one_line_every_few_seconds():

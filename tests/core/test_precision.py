@@ -10,7 +10,7 @@ import torch
 from seq2seq.core import GRU, LSTM, Bidirectional, SimpleRNN, precision
 from seq2seq.errors import UserError
 from seq2seq.trainer import TrainConfig, choose_autocast, choose_bf16
-from tests.helpers import run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 NATIVE = precision.bf16_native("cpu")
 needs_native_bf16 = pytest.mark.skipif(not NATIVE, reason="this CPU has no native bf16")
@@ -139,7 +139,7 @@ def test_bf16_true_without_native_bf16_fails_before_reading_data(tmp_path, not_n
     for arguments in (["--bf16"], ["--set", "train.bf16=true"]):
         result = run_cli("train", "fra-eng", *FAST, *arguments, "--set", f"data.path={missing}",
                          "--out", str(tmp_path / "r"))
-        assert result.exit_code == 1, result.output
+        assert_one_line_error(result)
         assert result.output.strip().splitlines() == [
             'Error: train.bf16 = true: this CPU has no native bfloat16 (neither AVX512-BF16 '
             'or AMX-BF16); use train.bf16 = "auto" (or --no-bf16) to train in fp32 here']

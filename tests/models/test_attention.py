@@ -13,7 +13,7 @@ from seq2seq.models import attention as attention_module
 from seq2seq.models.attention import Attention, EncoderMemory, additive_scores
 from seq2seq.models.translator import EncoderDecoder, TranslatorConfig
 from seq2seq.search import repeat_state, select_state
-from tests.helpers import assert_steps_equal_teacher_forcing, run_cli
+from tests.helpers import assert_one_line_error, assert_steps_equal_teacher_forcing, run_cli
 
 KINDS = ["dot", "general", "bahdanau"]
 SRC = torch.tensor([[5, 6, 7, 8, 9], [9, 5, 0, 0, 0], [6, 7, 8, 0, 0]])
@@ -315,8 +315,7 @@ def test_align_draws_a_png_and_bad_requests_are_one_line(attention_run, tmp_path
         (["align", str(attention_run), "I see.", "--out", ""], "expected a file name"),
     ]:
         bad = run_cli(*arguments, input="Go.\n")
-        assert bad.exit_code == 1 and message in bad.output, bad.output
-        assert "Traceback" not in bad.output
+        assert_one_line_error(bad, message)
 
 
 def test_align_searches_for_the_best_hypothesis_whatever_the_run_decodes_with(attention_run):

@@ -26,7 +26,7 @@ from seq2seq.runs import RECIPES as RECIPES_DIR
 from seq2seq.runs import load_run
 from seq2seq.search import SearchConfig, decode, greedy_search
 from seq2seq.tasks.blank_filling import FillRecipe
-from tests.helpers import assert_steps_equal_teacher_forcing, run_cli
+from tests.helpers import assert_one_line_error, assert_steps_equal_teacher_forcing, run_cli
 
 SENTENCES = [f"{who} {verb} {what}." for who, verb, what in itertools.product(
     ["The cat", "A dog", "My sister", "The old man", "Our teacher"],
@@ -280,16 +280,16 @@ def test_fill_prints_candidates_with_probabilities(trained_run):
 ])
 def test_fill_rejects_a_line_without_exactly_one_blank(trained_run, text, message):
     result = run_cli("fill", str(trained_run), text)
-    assert result.exit_code == 1 and message in result.output
+    assert_one_line_error(result, message)
     assert len(result.output.strip().splitlines()) == 1
     from_stdin = run_cli("fill", str(trained_run), input=f"The ____ sees it.\n{text}\n")
-    assert from_stdin.exit_code == 1 and message.replace("line 1", "line 2") in from_stdin.output
+    assert_one_line_error(from_stdin, message.replace("line 1", "line 2"))
 
 
 def test_evaluate_options_of_another_task_are_refused_by_name(trained_run):
     for option in (["--beam", "3"], ["--ensemble", str(trained_run)]):
         result = run_cli("evaluate", str(trained_run), *option)
-        assert result.exit_code == 1
+        assert_one_line_error(result)
         assert result.output == f"Error: {option[0]}: applies to translation runs, not to " \
                                 "this fill run\n"
 
@@ -314,7 +314,7 @@ def test_a_beam_too_wide_names_the_flag_that_asked_for_it(trained_run):
                            "--nbest"),
                           (["evaluate", str(trained_run), "--nbest", "20000"], "--nbest")):
         result = run_cli(*command)
-        assert result.exit_code == 1
+        assert_one_line_error(result)
         assert result.output == f"Error: {flag}: expected at most 10,000, got 20,000\n"
 
 
@@ -337,4 +337,4 @@ def test_fill_eval_reports_top1_and_topk(trained_run):
     top3 = sum(b.answer in found for found, b in zip(answers, held_out)) / len(held_out)
     assert (report["top1"], report["top3"]) == pytest.approx((top1, top3))
     bad = run_cli("fill-eval", str(trained_run), "--nbest", "0")
-    assert bad.exit_code == 1 and "--nbest: expected a positive integer" in bad.output
+    assert_one_line_error(bad, "--nbest: expected a positive integer")
