@@ -107,7 +107,7 @@ def test_resume_checks_both_checkpoint_links_before_training(trained_run, tmp_pa
                              (missing, "config.json: saved recipe not found")):
         kept = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
         result = run_cli("train", "--resume", str(run_dir), "--set", "train.epochs=2")
-        assert_one_line_error(result, message)
+        assert_one_line_error(result, message, after_progress=True)
         assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == kept
         assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
 
@@ -132,7 +132,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, tmp_path):
     ]
     for arguments, message in cases:
         result = run_cli(*arguments)
-        assert_one_line_error(result, message)
+        assert_one_line_error(result, message, after_progress=True)
         assert result.output.strip().count("\n") == 0 or "data:" in result.output
 
 
@@ -189,7 +189,7 @@ def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path, monkeypatch):
     a_file.write_text("x")
     for out, message in ((a_file, "a file, not a directory"), (a_file / "sub", "Not a directory")):
         result = run_cli("train", "mnist-demo", *FAST, "--out", str(out))
-        assert_one_line_error(result, message)
+        assert_one_line_error(result, message, after_progress=True)
         assert len(result.output.strip().splitlines()[-1:]) == 1
     assert a_file.read_text() == "x"
     foreign = tmp_path / "project"  # another program's config.json was overwritten
@@ -198,9 +198,8 @@ def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path, monkeypatch):
     monkeypatch.chdir(foreign)
     for out in (foreign, Path(".")):
         result = run_cli("train", "mnist-demo", *FAST, "--out", str(out))
-        assert_one_line_error(result,
-                              "config.json that this version does not read as a run's saved recipe",
-                              "unknown key")
+        assert_one_line_error(result, "config.json that this version does not read as a run's "
+                                      "saved recipe", "unknown key", after_progress=True)
     assert (foreign / "config.json").read_text() == '{"mine": 1}'
     assert sorted(p.name for p in foreign.iterdir()) == ["config.json"]
 

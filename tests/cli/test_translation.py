@@ -75,7 +75,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, pairs_file, tmp_
     ]
     for arguments, message in cases:
         result = run_cli(*arguments)
-        assert_one_line_error(result, message)
+        assert_one_line_error(result, message, after_progress=True)
 
 
 def test_resume_continues_an_interrupted_run_exactly(pairs_file, tmp_path):
@@ -155,7 +155,7 @@ def test_training_without_validation_pairs_is_refused_before_it_starts(pairs_fil
     result = run_cli("train", "fra-eng", *FAST, "--set", f"data.path={pairs_file}", "--set",
                      "data.valid_fraction=0", "--out", str(tmp_path / "r"))
     assert_one_line_error(result, "no validation pairs to evaluate each epoch on; hold some out "
-                                  "with data.valid_fraction")
+                                  "with data.valid_fraction", after_progress=True)
     assert not (tmp_path / "r" / "metrics.jsonl").exists()
 
 
