@@ -131,17 +131,6 @@ def test_beam_nbest_and_jsonl(trained_run):
         Translator.from_pretrained(trained_run).translate(["Go."], beam=2, nbest=3)
 
 
-def test_python_api_beam_one_is_greedy(trained_run):
-    from seq2seq.translator import Translator
-
-    translator = Translator.from_pretrained(trained_run)
-    sentences = [src for src, _ in PAIRS]
-    greedy = translator.translate(sentences)
-    assert translator.translate(sentences, beam=1) == greedy
-    hypotheses = translator.translate(sentences, beam=4, nbest=2)
-    assert all(len(nbest) == 2 and nbest[0].text != nbest[1].text for nbest in hypotheses)
-
-
 def test_translate_says_when_there_was_no_input(trained_run, tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("")
@@ -328,5 +317,3 @@ def test_training_resuming_and_translating_on_cuda_through_the_command_line(pair
     on_gpu = translator.translate(["the cat sleeps.", "hello"], beam=3)
     on_cpu = Translator.from_pretrained(run_dir).translate(["the cat sleeps.", "hello"], beam=3)
     assert on_gpu == on_cpu
-
-
