@@ -24,9 +24,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import keras_example  # noqa: E402  (beside this script; the slow import test runs it too)
+
 from seq2seq.api import Translator  # noqa: E402
 from seq2seq.keras_import import import_keras  # noqa: E402
-from tests import keras_example  # noqa: E402  (the example's code, shared with the tests)
 
 
 def main() -> None:

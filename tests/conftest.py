@@ -1,7 +1,6 @@
 import importlib.util
 import os
 import signal
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,13 +13,14 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # the Keras comparisons: Keras 
 # starts, so set before any test touches it; nothing on a CPU-only machine reads it
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
+# after the environment above: the Hugging Face libraries read it when first imported
+from tests.helpers import CUDA, FAST, PAIRS, run_cli, shared_data_dir  # noqa: E402
 
 # onnx and onnxruntime are declared dependencies; only a GPU machine's own image (make
 # gpu-check, which runs the CUDA tests there) may lack them
 collect_ignore = [] if all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")) \
     else ["test_export.py"]
 
-CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
 
 
@@ -60,17 +60,6 @@ def _sigint_as_from_a_terminal():
     signal.signal(signal.SIGINT, previous)
 
 
-# a tiny English-French corpus and the settings that train on it in seconds
-PAIRS = [
-    ("Go.", "Va !"), ("Hi.", "Salut !"), ("Run!", "Cours !"), ("Wow!", "Ça alors !"),
-    ("Fire!", "Au feu !"), ("Help!", "À l'aide !"), ("Stop!", "Arrête-toi !"),
-    ("Wait!", "Attends !"), ("I see.", "Je comprends."), ("I try.", "J'essaye."),
-    ("I won!", "J'ai gagné !"), ("Smile.", "Souris."),
-]
-FAST = ["--set", "model.units=16", "--set", "model.embedding=8", "--set", "train.epochs=2",
-        "--set", "train.batch_size=4", "--set", "eval.max_sentences=0", "--threads", "1"]
-
-
 @pytest.fixture(scope="session")
 def pairs_file(tmp_path_factory):
     """:data:`PAIRS` as a Tatoeba-style file (source, target, attribution)."""
@@ -84,42 +73,20 @@ def pairs_file(tmp_path_factory):
 def trained_run(pairs_file, tmp_path_factory):
     """A fra-eng run trained on :func:`pairs_file` with :data:`FAST`, once per session and
     shared: a test that changes a run works on a copy."""
-    from click.testing import CliRunner
-
-    from seq2seq.cli import main
-
     run_dir = tmp_path_factory.mktemp("runs") / "fra"
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
-                                       f"data.path={pairs_file}", "--out", str(run_dir)])
+    result = run_cli("train", "fra-eng", *FAST, "--set", f"data.path={pairs_file}",
+                     "--out", str(run_dir))
     assert result.exit_code == 0, result.output
     return run_dir
 
 
-def shared_data_dir() -> Path | None:
-    """``$SEQ2SEQ_SHARED_DATA`` or ``../shared/data`` beside the checkout, if present."""
-    env = os.environ.get("SEQ2SEQ_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "data")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-def assert_steps_equal_teacher_forcing(model, src, lengths, tgt_in, logits,
-                                       atol: float = 1e-5) -> None:
-    """``encode`` then one ``step`` per position gives the teacher-forced ``logits``, both
-    with gradients (the layers' own path) and without (in eval mode on CPU, an LSTM
-    decoder's :class:`seq2seq.core.LSTMStep`)."""
-    for gradients in (True, False):
-        with torch.set_grad_enabled(gradients):
-            state = model.encode(src, lengths)
-            steps = []
-            for t in range(tgt_in.shape[1]):
-                step_logits, state = model.step(tgt_in[:, t], state)
-                steps.append(step_logits)
-        torch.testing.assert_close(torch.stack(steps, 1).detach(), logits.detach(), atol=atol,
-                                   rtol=1e-5)
+@pytest.fixture(scope="module")
+def fra_txt():
+    """The real fra-eng pairs in ``../shared/data/fra-eng/fra.txt`` (skips without them)."""
+    data = shared_data_dir()
+    if data is None or not (data / "fra-eng" / "fra.txt").is_file():
+        pytest.skip("the fra-eng pairs are not in ../shared/data/fra-eng/fra.txt")
+    return data / "fra-eng" / "fra.txt"
 
 
 def pytest_addoption(parser):

@@ -1,10 +1,23 @@
-"""The Python API's import paths: ``from seq2seq import Translator`` (imported when asked
-for, so that ``import seq2seq`` stays without torch) and the former ``seq2seq.translator``."""
+"""The Python API (:mod:`seq2seq.api`): ``Translator`` on a trained run, and its import
+paths: ``from seq2seq import Translator`` (imported when asked for, so that
+``import seq2seq`` stays without torch) and the former ``seq2seq.translator``."""
 
 import subprocess
 import sys
 
 import pytest
+
+from seq2seq.api import Translator
+from tests.helpers import PAIRS
+
+
+def test_python_api_beam_one_is_greedy(trained_run):
+    translator = Translator.from_pretrained(trained_run)
+    sentences = [src for src, _ in PAIRS]
+    greedy = translator.translate(sentences)
+    assert translator.translate(sentences, beam=1) == greedy
+    hypotheses = translator.translate(sentences, beam=4, nbest=2)
+    assert all(len(nbest) == 2 and nbest[0].text != nbest[1].text for nbest in hypotheses)
 
 
 def test_translator_is_importable_from_the_package_and_the_former_path():

@@ -14,7 +14,7 @@ from seq2seq.batching import (
     sorted_batches,
 )
 from seq2seq.errors import UserError
-from tests.conftest import shared_data_dir
+from tests.helpers import shared_data_dir
 
 PAD, BOS, EOS = 0, 1, 2
 

@@ -1,14 +1,13 @@
 """``seq2seq import-keras`` refuses what is not the example's model, by name, in one line:
 other graphs (GRU, two layers, embeddings), truncated or non-Keras files, mismatched data.
 (The end-to-end import against the example trained with real Keras is in
-tests/test_slow_keras_import.py.)"""
+tests/test_keras_import_slow.py.)"""
 
 import zipfile
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
+from tests.helpers import assert_one_line_error, run_cli
 
 keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Keras, numpy 2
@@ -36,21 +35,14 @@ def example_model(encoder="lstm", decoder_layers=1, embedding=False, source=8, t
 def run_import(tmp_path, model_file, samples=4):
     data = tmp_path / "fra.txt"
     data.write_text("\n".join(PAIRS) + "\n", encoding="utf-8")
-    return CliRunner().invoke(main, ["import-keras", str(model_file), "--data", str(data),
-                                     "--num-samples", str(samples), "--out",
-                                     str(tmp_path / "run")])
+    return run_cli("import-keras", str(model_file), "--data", str(data), "--num-samples",
+                   str(samples), "--out", str(tmp_path / "run"))
 
 
 def saved(tmp_path, model):
     path = tmp_path / "model.keras"
     model.save(path)
     return path
-
-
-def one_line_error(result, expected):
-    assert result.exit_code == 1
-    assert result.output.startswith("Error: ") and expected in result.output, result.output
-    assert len(result.output.strip().splitlines()) == 1
 
 
 def characters():
@@ -63,7 +55,7 @@ def test_the_examples_graph_imports_and_translates(tmp_path):
     source, target = characters()
     result = run_import(tmp_path, saved(tmp_path, example_model(source=source, target=target)))
     assert result.exit_code == 0, result.output
-    translated = CliRunner().invoke(main, ["translate", str(tmp_path / "run")], input="Go.\n")
+    translated = run_cli("translate", str(tmp_path / "run"), input="Go.\n")
     assert translated.exit_code == 0, translated.output
 
 
@@ -75,15 +67,15 @@ def test_the_examples_graph_imports_and_translates(tmp_path):
 ])
 def test_other_shapes_are_refused_by_name(tmp_path, variant, expected):
     source, target = characters()
-    one_line_error(run_import(tmp_path, saved(tmp_path, example_model(
+    assert_one_line_error(run_import(tmp_path, saved(tmp_path, example_model(
         source=source, target=target, **variant))), expected)
 
 
 def test_data_that_does_not_fit_the_model_is_refused(tmp_path):
     source, target = characters()
     model = saved(tmp_path, example_model(source=source + 1, target=target))
-    one_line_error(run_import(tmp_path, model),
-                   f"the model has {source + 1} source characters, the first 4 lines")
+    assert_one_line_error(run_import(tmp_path, model),
+                          f"the model has {source + 1} source characters, the first 4 lines")
 
 
 def test_truncated_and_foreign_files_are_one_line_errors(tmp_path):
@@ -91,12 +83,12 @@ def test_truncated_and_foreign_files_are_one_line_errors(tmp_path):
     good = saved(tmp_path, example_model(source=source, target=target)).read_bytes()
     truncated = tmp_path / "truncated.keras"
     truncated.write_bytes(good[: len(good) // 2])
-    one_line_error(run_import(tmp_path, truncated), "not a Keras 3 .keras file")
+    assert_one_line_error(run_import(tmp_path, truncated), "not a Keras 3 .keras file")
     foreign = tmp_path / "foreign.keras"
     with zipfile.ZipFile(foreign, "w") as archive:
         archive.writestr("hello.txt", "not a model")
-    one_line_error(run_import(tmp_path, foreign), "not a Keras 3 .keras file")
-    one_line_error(run_import(tmp_path, tmp_path / "none.keras"), "no such file")
+    assert_one_line_error(run_import(tmp_path, foreign), "not a Keras 3 .keras file")
+    assert_one_line_error(run_import(tmp_path, tmp_path / "none.keras"), "no such file")
 
 
 def test_the_out_directory_is_checked_as_trains_is(tmp_path):
@@ -104,6 +96,6 @@ def test_the_out_directory_is_checked_as_trains_is(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text('{"mine": 1}')
     model = tmp_path / "model.keras"  # not read: --out is checked first
-    one_line_error(run_import(tmp_path, model), "holds a config.json that this version does "
-                                                "not read as a run's saved recipe")
+    assert_one_line_error(run_import(tmp_path, model), "holds a config.json that this version "
+                                                       "does not read as a run's saved recipe")
     assert (tmp_path / "run" / "config.json").read_text() == '{"mine": 1}'

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
+from seq2seq.models.encoder_decoder import EncoderDecoder
 from seq2seq.search import (
     Hypothesis,
     SearchConfig,
@@ -21,34 +21,19 @@ from seq2seq.search import (
     sample,
     select_state,
 )
+from tests.helpers import (
+    BOS,
+    CONFIGS,
+    EOS,
+    A,
+    B,
+    parent_product,  # noqa: F401 - autouse: with and without the product per distinct parent
+    teacher_forced_score,
+    tiny_model,
+    toy_batch,
+)
 
-PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
-VOCAB = 11
-CONFIGS = {
-    "lstm": TranslatorConfig(units=8),
-    "gru-2-layers": TranslatorConfig(cell="gru", units=8, layers=2, embedding=6),
-    "bidirectional": TranslatorConfig(units=8, embedding=6, bidirectional_encoder=True),
-    # attention: the encoder memory rides in the state; search must carry it unchanged
-    "dot-attention": TranslatorConfig(units=8, embedding=6, attention="dot"),
-    "general-feeding-bidirectional": TranslatorConfig(
-        units=8, embedding=6, bidirectional_encoder=True, attention="general",
-        input_feeding=True),
-    "bahdanau-feeding-gru-2-layers": TranslatorConfig(
-        cell="gru", units=8, layers=2, embedding=6, attention="bahdanau", input_feeding=True),
-}
 SEEDS = [0, 1, 2]
-
-
-@pytest.fixture(autouse=True, params=["plain product", "product per distinct parent"])
-def parent_product(request, monkeypatch):
-    """Every test here runs twice: with the LSTM step's product taken per distinct parent
-    row at every beam step (however few rows: the tiny batches here never reach the
-    default minimum), and never (as for greedy search and wide, diverse beams)."""
-    from seq2seq.core import stepping
-
-    always = request.param == "product per distinct parent"
-    monkeypatch.setattr(stepping, "DISTINCT_ROWS_MIN", 1 if always else 1 << 30)
-    monkeypatch.setattr(stepping, "DISTINCT_ROWS_SHARE", 1.0)
 
 
 class BigramModel:
@@ -76,31 +61,6 @@ class BigramModel:
 
 def one_source(length: int = 1):
     return torch.full((1, length), 5), torch.tensor([length])
-
-
-def tiny_model(seed: int, name: str = "lstm") -> EncoderDecoder:
-    """A random translator whose outputs are peaked enough for eos to come at varied steps."""
-    torch.manual_seed(seed)
-    model = EncoderDecoder(CONFIGS[name], src_vocab=12, tgt_vocab=VOCAB).eval()
-    with torch.no_grad():
-        model.output.weight.mul_(4.0)
-        model.output.bias[EOS] += 1.0
-    return model
-
-
-def toy_batch():
-    src = torch.tensor([[5, 6, 7, 8], [9, 5, 0, 0], [6, 0, 0, 0], [7, 11, 10, 0]])
-    return src, torch.tensor([4, 2, 1, 3])
-
-
-def teacher_forced_score(model, src, src_lengths, row, hypothesis, limit) -> float:
-    ended = len(hypothesis.tokens) < limit
-    target = hypothesis.tokens + ([EOS] if ended else [])
-    tgt_in = torch.tensor([[BOS] + target[:-1]])
-    length = int(src_lengths[row])
-    log_probs = model(src[row : row + 1, :length], src_lengths[row : row + 1],
-                      tgt_in).log_softmax(-1)[0]
-    return sum(log_probs[t, token].item() for t, token in enumerate(target))
 
 
 def ngrams(tokens: list[int], n: int) -> list[tuple[int, ...]]:

@@ -1,6 +1,5 @@
 """The training loop: exact resume after Ctrl-C, atomic checkpoints, non-finite loss."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,73 +10,32 @@ import pytest
 import torch
 
 from seq2seq import checkpoint
-from seq2seq.data.mnist import DigitSplits
 from seq2seq.errors import UserError
-from seq2seq.models import RowClassifierConfig
-from seq2seq.tasks.mnist import MnistDataConfig, MnistRecipe, MnistTask
 from seq2seq.trainer import Interrupted, TrainConfig, Trainer
-
-
-def synthetic_digits(count=96, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    labels = torch.arange(count) % 10
-    images = torch.randint(0, 60, (count, 28, 28), generator=generator, dtype=torch.uint8)
-    for index, label in enumerate(labels):  # a learnable signal: a bright row per class
-        images[index, 2 + 2 * label] = 255
-    return DigitSplits(images, labels, images[:40].clone(), labels[:40].clone(), "synthetic")
-
-
-def make_task(device: str = "cpu", **train):
-    recipe = MnistRecipe(
-        data=MnistDataConfig(source="embedded", valid_size=16),
-        model=RowClassifierConfig(units=8, dropout=0.3),
-        train=TrainConfig(**{"epochs": 2, "batch_size": 16, "seed": 7, **train}),
-    )
-    torch.manual_seed(recipe.train.seed)
-    return MnistTask(recipe, synthetic_digits(), torch.device(device))
+from tests.helpers import (
+    assert_same_weights,
+    make_mnist_task,
+    send_sigint_on_call,
+    weights,
+)
 
 
 def quiet(_message):
     pass
 
 
-def weights(task):
-    return {k: v.clone() for k, v in task.model.state_dict().items()}
-
-
-def assert_same_weights(expected_task, got_task):
-    """The two tasks' models hold the same tensors, bit for bit, under the same names."""
-    expected, got = weights(expected_task), weights(got_task)
-    assert expected.keys() == got.keys()
-    for name in expected:
-        assert torch.equal(expected[name], got[name]), name
-
-
-def send_sigint_on_call(function, call: int):
-    """``function``, sending this process a SIGINT (a real Ctrl-C) on its ``call``-th call."""
-    calls = {"n": 0}
-
-    def wrapped(*args):
-        calls["n"] += 1
-        if calls["n"] == call:
-            os.kill(os.getpid(), signal.SIGINT)
-        return function(*args)
-
-    return wrapped
-
-
 def test_sigint_saves_and_resume_ends_with_the_uninterrupted_weights(tmp_path):
-    reference = make_task()
+    reference = make_mnist_task()
     Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
 
-    interrupted = make_task()
+    interrupted = make_mnist_task()
     interrupted.loss = send_sigint_on_call(interrupted.loss, 7)  # mid-way through epoch 2
     with pytest.raises(Interrupted) as stopped:
         Trainer(interrupted, interrupted.recipe.train, tmp_path / "b", log=quiet).fit()
     assert stopped.value.path.name == "step-00000007"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
-    resumed = make_task()
+    resumed = make_mnist_task()
     trainer = Trainer(resumed, resumed.recipe.train, tmp_path / "b", log=quiet)
     trainer.resume()
     assert (trainer.position.epoch, trainer.position.batch) == (1, 2)
@@ -93,9 +51,9 @@ def test_a_run_started_with_sigint_ignored_leaves_it_ignored(tmp_path):
     control keeps its background jobs out of a Ctrl-C that way) keeps it ignored: a
     SIGINT mid-run changes nothing, the run trains to its end, and the disposition is
     still SIG_IGN after."""
-    reference = make_task()
+    reference = make_mnist_task()
     Trainer(reference, reference.recipe.train, tmp_path / "a", log=quiet).fit()
-    task = make_task()
+    task = make_mnist_task()
     task.loss = send_sigint_on_call(task.loss, 7)  # mid-way through epoch 2
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -110,7 +68,7 @@ def test_a_run_started_with_sigint_ignored_leaves_it_ignored(tmp_path):
 
 def test_weight_averaging_evaluates_and_saves_the_average_and_resumes_exactly(tmp_path):
     decay = 0.8
-    reference = make_task(ema_decay=decay)
+    reference = make_mnist_task(ema_decay=decay)
     seen, original_loss = [], reference.loss
 
     def loss_recording_weights(batch, step):  # the weights after each step but the last
@@ -127,29 +85,29 @@ def test_weight_averaging_evaluates_and_saves_the_average_and_resumes_exactly(tm
         for name in average:
             average[name] += (1 - decay) * (step[name] - average[name])
     last = checkpoint.resolve(tmp_path / "a", "last")
-    saved = make_task()
+    saved = make_mnist_task()
     checkpoint.load_weights(saved.model, last)
     for name, tensor in weights(saved).items():
         torch.testing.assert_close(tensor, average[name], rtol=0, atol=1e-6)
         assert not torch.equal(tensor, trained[-1][name])
 
-    interrupted = make_task(ema_decay=decay)
+    interrupted = make_mnist_task(ema_decay=decay)
     interrupted.loss = send_sigint_on_call(interrupted.loss, 7)  # mid-way through epoch 2
     with pytest.raises(Interrupted):
         Trainer(interrupted, interrupted.recipe.train, tmp_path / "b", log=quiet).fit()
-    resumed = make_task(ema_decay=decay)
+    resumed = make_mnist_task(ema_decay=decay)
     trainer = Trainer(resumed, resumed.recipe.train, tmp_path / "b", log=quiet)
     trainer.resume()
     trainer.fit()
     for name, tensor in weights(resumed).items():  # the trained weights
         assert torch.equal(tensor, trained[-1][name]), name
     checkpoint.load_weights(saved.model, checkpoint.resolve(tmp_path / "b", "last"))
-    reloaded = make_task()
+    reloaded = make_mnist_task()
     checkpoint.load_weights(reloaded.model, last)
     for name, tensor in weights(saved).items():  # the averaged weights
         assert torch.equal(tensor, weights(reloaded)[name]), name
 
-    plain = make_task()
+    plain = make_mnist_task()
     with pytest.raises(UserError, match=r"saved with weight averaging; resume with the "
                                         r"train.ema_decay"):
         Trainer(plain, plain.recipe.train, tmp_path / "b", log=quiet).resume()
@@ -187,7 +145,7 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path):
 
 
 def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_path):
-    task = make_task(epochs=3)
+    task = make_mnist_task(epochs=3)
     original_loss = task.loss
     calls = {"n": 0}
 
@@ -204,7 +162,7 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_checkpoint(tmp_
 
 
 def test_wrong_checkpoint_is_a_clear_error(tmp_path):
-    task = make_task(epochs=1)
+    task = make_mnist_task(epochs=1)
     Trainer(task, task.recipe.train, tmp_path, log=quiet).fit()
     other = torch.nn.Linear(3, 3)
     with pytest.raises(UserError, match=r"model.safetensors: checkpoint does not fit this model"):
@@ -217,18 +175,18 @@ def test_wrong_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_early_stopping_and_metrics_rows(tmp_path):
-    task = make_task(epochs=6, early_stopping_metric="valid_loss", early_stopping_patience=1,
+    task = make_mnist_task(epochs=6, early_stopping_metric="valid_loss", early_stopping_patience=1,
                      learning_rate=1e-9)
     rows = Trainer(task, task.recipe.train, tmp_path, log=quiet).fit()
     assert 2 <= len(rows) < 6
     assert {"epoch", "step", "train_loss", "valid_loss", "valid_accuracy", "lr"} <= set(rows[0])
     with pytest.raises(UserError, match=r"train.early_stopping_metric: 'valid_bleu' is not"):
-        task = make_task(early_stopping_metric="valid_bleu")
+        task = make_mnist_task(early_stopping_metric="valid_bleu")
         Trainer(task, task.recipe.train, tmp_path / "x", log=quiet).fit()
 
 
 def test_time_budget_stops_before_an_epoch_that_would_overrun(tmp_path):
-    task = make_task(epochs=5, max_minutes=1e-6)
+    task = make_mnist_task(epochs=5, max_minutes=1e-6)
     rows = Trainer(task, task.recipe.train, tmp_path, log=quiet).fit()
     assert len(rows) == 1
     assert checkpoint.resolve(tmp_path, "last").name == "step-00000005"
@@ -242,7 +200,7 @@ def test_evaluation_runs_in_the_precision_training_runs_in(tmp_path, monkeypatch
     from seq2seq.core import precision
 
     monkeypatch.setattr(precision, "bf16_native", lambda device_type: True)
-    task = make_task(epochs=1, bf16=bf16)
+    task = make_mnist_task(epochs=1, bf16=bf16)
     parameter = next(task.model.parameters())
     seen = []
 

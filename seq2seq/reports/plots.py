@@ -3,7 +3,8 @@
 Everything uses matplotlib's object API on the Agg canvas (``Figure``, never ``pyplot``), so
 plotting keeps no global state, is safe from several threads and never opens a window.
 matplotlib is imported inside the functions, as it is slow to import. Every PNG is written
-atomically by :func:`save_figure`.
+atomically by :func:`save_figure`; each plot function also returns its ``Figure``, to be
+inspected or saved elsewhere.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def save_figure(fig: Figure, path: str | Path) -> None:
         raise
 
 
-def _message_figure(message: str, path: str | Path, title: str = "") -> None:
+def _message_figure(message: str, path: str | Path, title: str = "") -> Figure:
     """Write a figure holding only ``message`` (for empty inputs)."""
     fig = _new_figure(6, 4)
     if title:
@@ -94,6 +95,7 @@ def _message_figure(message: str, path: str | Path, title: str = "") -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=14, color="0.4")
     ax.set_axis_off()
     save_figure(fig, path)
+    return fig
 
 
 def _is_number(value: object) -> bool:
@@ -149,8 +151,8 @@ def _plot_panel(
     ax.legend(lines, [line.get_label() for line in lines], fontsize="small")
 
 
-def plot_losses(rows: list[dict], path: str | Path, title: str = "") -> None:
-    """Plot a run's losses and metrics against epoch and write them as a PNG.
+def plot_losses(rows: list[dict], path: str | Path, title: str = "") -> Figure:
+    """Plot a run's losses and metrics against epoch, write them as a PNG, return the figure.
 
     Left panel: every key ending in ``_loss`` (a line with markers each). Right panel, only
     when present: every key naming a metric (``accuracy``, ``chrf``, ``bleu``, ``exact``,
@@ -163,6 +165,10 @@ def plot_losses(rows: list[dict], path: str | Path, title: str = "") -> None:
             (fractional for mid-epoch evaluations; ``step`` is used when it is missing).
         path: the target ``.png`` file.
         title: the figure's title.
+
+    Returns:
+        The figure: one axes per panel (a twin axes beside the metrics' when they mix
+        fractions with larger numbers), or one saying "no evaluations yet".
     """
     keys: dict[str, None] = {}
     for row in rows:
@@ -172,8 +178,7 @@ def plot_losses(rows: list[dict], path: str | Path, title: str = "") -> None:
     losses = [key for key in keys if key == "loss" or key.endswith("_loss")]
     metrics = [key for key in keys if key not in losses and _METRIC.search(key)]
     if not losses and not metrics:
-        _message_figure("no evaluations yet", path, title)
-        return
+        return _message_figure("no evaluations yet", path, title)
 
     panels = [(keys, label) for keys, label in ((losses, "loss"), (metrics, "metric")) if keys]
     width = 6 * len(panels)
@@ -188,6 +193,7 @@ def plot_losses(rows: list[dict], path: str | Path, title: str = "") -> None:
         ax = fig.add_subplot(1, len(panels), index + 1)
         _plot_panel(ax, rows, panel_keys, label, split_scales=label == "metric")
     save_figure(fig, path)
+    return fig
 
 
 def plot_confusion(
@@ -195,8 +201,9 @@ def plot_confusion(
     path: str | Path,
     labels: Sequence[str] | None = None,
     title: str = "",
-) -> None:
-    """Draw a confusion matrix with its counts and overall accuracy and write it as a PNG.
+) -> Figure:
+    """Draw a confusion matrix with its counts and overall accuracy, write it as a PNG and
+    return the figure (the matrix's axes first, then its colour bar's).
 
     Args:
         confusion: ``(n, n)`` counts; rows are the true class, columns the predicted one.
@@ -238,6 +245,7 @@ def plot_confusion(
                 colour = "white" if count > threshold else "black"
                 ax.text(j, i, str(count), ha="center", va="center", color=colour, fontsize=fontsize)
     save_figure(fig, path)
+    return fig
 
 
 def plot_errors(
@@ -247,8 +255,9 @@ def plot_errors(
     path: str | Path,
     max_items: int = 36,
     probabilities: Sequence[float] | None = None,
-) -> None:
-    """Draw a grid of misclassified images, each titled with its prediction, as a PNG.
+) -> Figure:
+    """Draw a grid of misclassified images, each titled with its prediction, as a PNG;
+    return the figure (one axes holding the grid as one image).
 
     The first ``max_items`` images are shown in a near-square grid (6x6 for 36), titled
     ``pred 3 (0.91) / true 5`` (the probability only when given).
@@ -280,8 +289,7 @@ def plot_errors(
     if max_items < 1:
         raise ValueError(f"max_items must be at least 1, got {max_items}")
     if count == 0:
-        _message_figure("no errors", path)
-        return
+        return _message_figure("no errors", path)
 
     shown = min(count, max_items)
     cols = math.ceil(math.sqrt(shown))
@@ -308,12 +316,14 @@ def plot_errors(
     fig.suptitle(f"errors: showing {shown} of {count}" if shown < count else f"{count} errors",
                  y=0.995, va="top")
     save_figure(fig, path)
+    return fig
 
 
-def plot_alignment(alignment, path: str | Path, title: str = "") -> None:
+def plot_alignment(alignment, path: str | Path, title: str = "") -> Figure:
     """A heatmap of an :class:`~seq2seq.tasks.translation.Alignment`: source tokens across,
     output tokens down, each cell the weight the decoder gave that source token while
-    writing that output token (white 0, dark 1)."""
+    writing that output token (white 0, dark 1). Written as a PNG; returns the figure (the
+    heatmap's axes first, then its colour bar's)."""
     weights = alignment.weights
     columns, rows = len(alignment.source), len(alignment.output)
     fig = _new_figure(min(2 + 0.35 * columns, 40), min(1.5 + 0.35 * rows, 40))
@@ -328,6 +338,7 @@ def plot_alignment(alignment, path: str | Path, title: str = "") -> None:
         ax.set_title(title, fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     save_figure(fig, path)
+    return fig
 
 
 def _shown(token: str) -> str:

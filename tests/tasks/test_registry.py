@@ -16,7 +16,7 @@ from seq2seq.runs import load_task_recipe, read_saved_recipe
 from seq2seq.tasks import TASKS, TaskSpec, recipe_type, saved_task, task_of, task_spec
 
 PACKAGE = Path(__file__).resolve().parents[2] / "seq2seq"
-REGISTRY = PACKAGE / "tasks" / "__init__.py"
+REGISTRY = PACKAGE / "tasks" / "registry.py"
 DEFAULT_RECIPES = {"translation": "demo", "mnist": "mnist", "fill": "fill-demo"}
 
 

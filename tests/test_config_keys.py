@@ -20,6 +20,7 @@ from seq2seq.config import apply_overrides, from_mapping
 from seq2seq.errors import UserError
 from seq2seq.runs import recipe_type
 from seq2seq.trainer import Trainer
+from tests.helpers import assert_one_line_error
 
 TIMING = {"train_seconds", "eval_seconds", "elapsed_s"}
 WORDS = ["cat", "dog", "house", "tree", "river", "stone", "light", "water", "green", "small",
@@ -390,8 +391,7 @@ def test_every_key_changes_the_run_or_is_rejected_by_name(task, key, files, base
                 return
     except UserError as error:
         assert expected != "differs", f"{key}: rejected: {error}"
-        assert expected in str(error), str(error)
-        assert "\n" not in str(error)
+        assert_one_line_error(error, expected)
         return
     if expected == "differs":
         assert fingerprint(task, config, tmp_path) != baselines[task], f"{key} did nothing"
@@ -428,7 +428,7 @@ MISAPPLIED = [
 def test_a_key_set_where_it_does_nothing_is_rejected_by_name(task, changes, message, files):
     with pytest.raises(UserError, match=message) as error:
         recipe(task, files, changes)
-    assert "\n" not in str(error.value)
+    assert_one_line_error(error)
 
 
 # Values out of range, refused by name when the recipe loads (each was accepted once: a
@@ -455,7 +455,7 @@ OUT_OF_RANGE = [
 def test_a_value_out_of_range_is_rejected_by_name(task, changes, message, files):
     with pytest.raises(UserError, match=message) as error:
         recipe(task, files, changes)
-    assert "\n" not in str(error.value)
+    assert_one_line_error(error)
 
 
 def test_a_key_set_where_it_applies_is_accepted(files):

@@ -3,12 +3,11 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
 from seq2seq.data.cmudict import load_cmudict_splits, pronunciations
 from seq2seq.data.pairs import PairDataConfig
 from seq2seq.runs import load_task_recipe
+from tests.helpers import assert_one_line_error, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +57,14 @@ def test_a_split_that_leaves_nothing_to_train_on_is_refused_before_training(tmp_
     with pytest.raises(UserError, match=r"of 1 words \(data\.first=1\), data\.valid_fraction"
                                         r"=0\.1 and data\.test_fraction=0\.0 leave none"):
         load_cmudict_splits(PairDataConfig(corpus="cmudict", valid_fraction=0.1, first=1))
-    result = CliRunner().invoke(main, ["train", "demo", "--set", "data.first=300", "--set",
-                                       "data.max_tgt_len=1", "--out", str(tmp_path / "run")])
-    assert result.exit_code == 1 and "drop all" in result.output
+    result = run_cli("train", "demo", "--set", "data.first=300", "--set", "data.max_tgt_len=1",
+                     "--out", str(tmp_path / "run"))
+    assert_one_line_error(result, "drop all", after_progress=True)
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
 
 
 def test_g2p_cmudict_builds_to_its_summary():
-    result = CliRunner().invoke(main, ["summary", "g2p-cmudict"])
+    result = run_cli("summary", "g2p-cmudict")
     assert result.exit_code == 0, result.output
     recipe = load_task_recipe("g2p-cmudict")
     assert recipe.data.corpus == "cmudict" and recipe.data.test_fraction > 0
@@ -75,15 +74,14 @@ def test_g2p_cmudict_builds_to_its_summary():
 
 def test_the_demo_trains_through_seq2seq_train(tmp_path):
     run_dir = tmp_path / "demo"
-    result = CliRunner().invoke(main, [
-        "train", "demo", "--set", "data.first=600", "--set", "train.epochs=1",
-        "--set", "model.units=16", "--set", "model.embedding=8", "--set",
-        "eval.max_sentences=20", "--out", str(run_dir)])
+    result = run_cli("train", "demo", "--set", "data.first=600", "--set", "train.epochs=1", "--set",
+                     "model.units=16", "--set", "model.embedding=8", "--set",
+                     "eval.max_sentences=20", "--out", str(run_dir))
     assert result.exit_code == 0, result.output
     assert "CMU Pronouncing Dictionary" in result.output
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 1 and {"valid_ser", "valid_per"} <= set(rows[0])
-    spelled = CliRunner().invoke(main, ["translate", str(run_dir)], input="hello\n")
+    spelled = run_cli("translate", str(run_dir), input="hello\n")
     assert spelled.exit_code == 0 and spelled.stdout.count("\n") == 1
     symbols = json.loads((run_dir / "target.tokenizer.json").read_text())["symbols"]
     assert all(phoneme in symbols for phoneme in spelled.stdout.split())

@@ -26,9 +26,8 @@ import json
 import random
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -87,10 +86,9 @@ def exact_match(root, paths, attention: str) -> float:
     feeding = "input_feeding = true\n" if attention != "none" else ""
     recipe.write_text(CONFIG.format(attention=attention, feeding=feeding, epochs=EPOCHS, **paths))
     run = root / f"run-{attention}"
-    trained = CliRunner().invoke(main, ["train", str(recipe), "--out", str(run)])
+    trained = run_cli("train", str(recipe), "--out", str(run))
     assert trained.exit_code == 0, trained.output
-    scored = CliRunner().invoke(main, ["evaluate", str(run), "--split", "test", "--metrics",
-                                       "exact", "--json"])
+    scored = run_cli("evaluate", str(run), "--split", "test", "--metrics", "exact", "--json")
     assert scored.exit_code == 0, scored.output
     return json.loads(scored.output)["single_reference"]["exact"]
 

@@ -4,34 +4,23 @@ slow, skipped without it."""
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
-from tests.conftest import shared_data_dir
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def fra_txt():
-    data = shared_data_dir()
-    if data is None or not (data / "fra-eng" / "fra.txt").is_file():
-        pytest.skip("the fra-eng pairs are not in ../shared/data/fra-eng/fra.txt")
-    return data / "fra-eng" / "fra.txt"
-
-
 def test_fra_eng_keras_learns_and_scores_its_held_out_split(fra_txt, tmp_path):
     run_dir = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", "fra-eng-keras", "--set", f"data.path={fra_txt}",
-                                       "--set", "train.epochs=5", "--threads", "2",
-                                       "--out", str(run_dir)])
+    result = run_cli("train", "fra-eng-keras", "--set", f"data.path={fra_txt}", "--set",
+                     "train.epochs=5", "--threads", "2", "--out", str(run_dir))
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     losses = [row["valid_loss"] for row in rows]
     assert len(losses) == 5 and losses == sorted(losses, reverse=True)
     assert losses[-1] < 2.0  # this seed: 1.89 per real token after 5 epochs
 
-    scored = CliRunner().invoke(main, ["evaluate", str(run_dir), "--split", "valid", "--json"])
+    scored = run_cli("evaluate", str(run_dir), "--split", "valid", "--json")
     assert scored.exit_code == 0, scored.output
     report = json.loads(scored.output)
     assert (report["pairs"], report["distinct_sources"]) == (2000, 1208)
@@ -40,12 +29,11 @@ def test_fra_eng_keras_learns_and_scores_its_held_out_split(fra_txt, tmp_path):
     first_300 = tmp_path / "first-300.txt"  # what training scores (eval.max_sentences = 300)
     lines = fra_txt.read_text(encoding="utf-8").splitlines(keepends=True)
     first_300.write_text("".join(lines[8000:8300]), encoding="utf-8")
-    scored = CliRunner().invoke(main, ["evaluate", str(run_dir), "--data", str(first_300),
-                                       "--json"])
+    scored = run_cli("evaluate", str(run_dir), "--data", str(first_300), "--json")
     assert scored.exit_code == 0, scored.output
     chrf = json.loads(scored.output)["single_reference"]["chrf"]
     assert chrf == pytest.approx(rows[-1]["valid_chrf"], abs=1e-6)
 
-    translated = CliRunner().invoke(main, ["translate", str(run_dir)], input="Go.\nI am cold.\n")
+    translated = run_cli("translate", str(run_dir), input="Go.\nI am cold.\n")
     assert translated.exit_code == 0, translated.output
     assert len(translated.stdout.splitlines()) == 2

@@ -10,13 +10,11 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
 from seq2seq.api import Translator
-from seq2seq.cli import main
 from seq2seq.errors import UserError
 from seq2seq.progress import PlainProgress
-from tests.conftest import FAST, PAIRS
+from tests.helpers import FAST, PAIRS, assert_one_line_error, run_cli
 
 
 @pytest.fixture
@@ -25,7 +23,7 @@ def run_dir(trained_run):
 
 
 def translate(run_dir, *arguments, input=None):
-    return CliRunner().invoke(main, ["translate", str(run_dir), *arguments], input=input)
+    return run_cli("translate", str(run_dir), *arguments, input=input)
 
 
 def test_lines_split_on_newlines_only(run_dir):
@@ -42,9 +40,7 @@ def test_a_bad_byte_names_its_line(run_dir, tmp_path):
     path = tmp_path / "in.txt"
     path.write_bytes(b"Go.\nHi.\n\xff oops\n")
     result = translate(run_dir, "--input", str(path))
-    assert result.exit_code == 1
-    assert f"{path}:3: expected UTF-8 text, got byte 0xff" in result.output
-    assert "Traceback" not in result.output
+    assert_one_line_error(result, f"{path}:3: expected UTF-8 text, got byte 0xff")
 
 
 def test_an_over_long_line_gets_an_empty_line_and_a_warning(run_dir):
@@ -96,8 +92,7 @@ def test_a_search_that_finds_nothing_gives_an_empty_line_and_a_warning(run_dir, 
         assert Translator.from_pretrained(copy).translate(["Go.", "", "Hi."]) == ["", "", ""]
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("Go.\tVa !\nHi.\tSalut.\n", encoding="utf-8")
-    scored = CliRunner().invoke(main, ["evaluate", str(copy), "--data", str(pairs),
-                                       "--metrics", "exact"])
+    scored = run_cli("evaluate", str(copy), "--data", str(pairs), "--metrics", "exact")
     assert scored.exit_code == 0, scored.output  # nothing found scores as ""
     assert "Traceback" not in scored.output
 
@@ -227,7 +222,7 @@ def test_sampling_from_the_command_line_and_the_api(run_dir):
                                                               "output per sentence; expected 1 "
                                                               "with --sample, got 2")]:
         bad = translate(run_dir, *arguments, input=lines)
-        assert bad.exit_code == 1 and message in bad.output, bad.output
+        assert_one_line_error(bad, message)
 
 
 def test_plain_progress_in_logs_is_one_line_every_few_seconds():

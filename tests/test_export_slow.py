@@ -4,16 +4,14 @@ translates token for token as the run does: slow, skipped without the data."""
 import itertools
 
 import pytest
-from click.testing import CliRunner
 
 from seq2seq import metrics
 from seq2seq.api import Translator
-from seq2seq.cli import main
 from seq2seq.config import override_section
 from seq2seq.export import export_run
 from seq2seq.runtime import OnnxTranslator
 from seq2seq.tasks.translation import load_splits
-from tests.test_slow_translation import fra_txt  # noqa: F401 - the fixture
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -23,9 +21,8 @@ def test_an_exported_keras_model_translates_300_sources_as_torch_does(fra_txt, t
     outputs and scores within 1e-4 from the fp32 export; the int8 export within a point
     of chrF."""
     run = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", "fra-eng-keras", "--set", f"data.path={fra_txt}",
-                                       "--set", "train.epochs=4", "--threads", "2",
-                                       "--out", str(run)])
+    result = run_cli("train", "fra-eng-keras", "--set", f"data.path={fra_txt}", "--set",
+                     "train.epochs=4", "--threads", "2", "--out", str(run))
     assert result.exit_code == 0, result.output
     export_run(run, tmp_path / "fp32", log=lambda _: None)
     export_run(run, tmp_path / "int8", "int8", log=lambda _: None)

@@ -25,6 +25,7 @@ from seq2seq.tokenizers import (
     load_tokenizer,
     train_tokenizer,
 )
+from tests.helpers import assert_one_line_error
 
 # Single-code-point graphemes only, so any string over it splits into the same symbols.
 ALPHABET = "abcdefghijklmnopqrstuvwxyz ABCXYZ.,;:!?'-0123456789éèçàßøæ"
@@ -213,16 +214,15 @@ def test_symbol_vocabulary_file_format(tmp_path):
     assert data == {"kind": "char", "symbols": [PAD, BOS, EOS, UNK, "a", "b"], "version": 1}
 
 
-def _one_line_error(directory, name, mentions):
+def refused_load(directory, name, mentions):
+    """Loading the ``name`` tokenizer fails in one line mentioning ``mentions``."""
     with pytest.raises(UserError) as caught:
         load_tokenizer(directory, name)
-    message = str(caught.value)
-    assert "\n" not in message and str(mentions) in message, message
-    return message
+    return assert_one_line_error(caught, mentions)
 
 
 def test_missing_tokenizer_file_names_the_file(tmp_path):
-    _one_line_error(tmp_path, "source", tmp_path / "source.tokenizer.json")
+    refused_load(tmp_path, "source", tmp_path / "source.tokenizer.json")
 
 
 @pytest.mark.parametrize("content, words", [
@@ -239,18 +239,18 @@ def test_missing_tokenizer_file_names_the_file(tmp_path):
 def test_corrupt_tokenizer_file_names_the_file(tmp_path, content, words):
     path = tmp_path / "target.tokenizer.json"
     path.write_text(content, encoding="utf-8")
-    assert words in _one_line_error(tmp_path, "target", path)
+    assert words in refused_load(tmp_path, "target", path)
 
 
 def test_missing_or_corrupt_sentencepiece_model_names_the_model_file(tmp_path):
     trained("sp-unigram").save(tmp_path, "source")
     model = tmp_path / "source.spm.model"
     model.write_bytes(b"not a model")
-    assert "corrupt" in _one_line_error(tmp_path, "source", model)
+    assert "corrupt" in refused_load(tmp_path, "source", model)
     model.write_bytes(b"")
-    _one_line_error(tmp_path, "source", model)
+    refused_load(tmp_path, "source", model)
     model.unlink()
-    assert "not found" in _one_line_error(tmp_path, "source", model)
+    assert "not found" in refused_load(tmp_path, "source", model)
 
 
 @pytest.mark.parametrize("mapping, key", [
@@ -268,7 +268,7 @@ def test_sentencepiece_vocab_too_small_for_the_characters_is_a_user_error():
     config = TokenizerConfig(kind="sentencepiece", sp_model_type="bpe", sp_vocab_size=10)
     with pytest.raises(UserError, match="sp_vocab_size=10") as caught:
         train_tokenizer(config, list(zen()))
-    assert "\n" not in str(caught.value)
+    assert_one_line_error(caught)
     with pytest.raises(UserError, match="sentencepiece"):
         train_tokenizer(TokenizerConfig(kind="sentencepiece"), ["", "  "])
 

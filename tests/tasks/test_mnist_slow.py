@@ -3,10 +3,8 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from seq2seq.cli import main
-from tests.conftest import shared_data_dir
+from tests.helpers import run_cli, shared_data_dir
 
 pytestmark = pytest.mark.slow
 
@@ -22,8 +20,8 @@ def mnist_dir():
 def test_mnist_pytorch_recipe_reaches_the_tutorials_accuracy(mnist_dir, tmp_path):
     """The tutorial reports 96.45% on the first 2,000 test images after one epoch."""
     run_dir = tmp_path / "run"
-    result = CliRunner().invoke(main, ["mnist", "train", "mnist-pytorch", "--data-dir",
-                                       str(mnist_dir), "--threads", "2", "--out", str(run_dir)])
+    result = run_cli("mnist", "train", "mnist-pytorch", "--data-dir", str(mnist_dir), "--threads",
+                     "2", "--out", str(run_dir))
     assert result.exit_code == 0, result.output
     report = json.loads((run_dir / "test.json").read_text())
     assert report["images"] == 10000

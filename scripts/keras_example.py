@@ -1,7 +1,8 @@
-"""The Keras ``lstm_seq2seq`` example (keras.io/examples/nlp/lstm_seq2seq), as the tests of
-``seq2seq import-keras`` run it: its data preparation, model, training and
-``decode_sequence``, in substance verbatim (the inference models are called directly
-rather than through ``predict``: the same function, without its per-call overhead)."""
+"""The Keras ``lstm_seq2seq`` example (keras.io/examples/nlp/lstm_seq2seq), as
+``scripts/keras_import_check.py`` and the tests of ``seq2seq import-keras`` run it: its
+data preparation, model, training and ``decode_sequence``, in substance verbatim (the
+inference models are called directly rather than through ``predict``: the same function,
+without its per-call overhead)."""
 
 import os
 

@@ -5,12 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 from PIL import Image
 
-from seq2seq.cli import main
 from seq2seq.data.mnist import load_digit_image, load_embedded
 from seq2seq.runs import load_run
+from tests.helpers import assert_one_line_error, run_cli
 
 FAST = ["--set", "train.epochs=1", "--set", "model.units=16", "--threads", "2"]
 
@@ -18,8 +17,7 @@ FAST = ["--set", "train.epochs=1", "--set", "model.units=16", "--threads", "2"]
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "demo"
-    result = CliRunner().invoke(main, ["mnist", "train", "mnist-demo", *FAST,
-                                       "--out", str(run_dir)])
+    result = run_cli("mnist", "train", "mnist-demo", *FAST, "--out", str(run_dir))
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output
     return run_dir
@@ -35,7 +33,7 @@ def test_train_writes_a_run_directory_that_describes_itself(trained_run):
 
 
 def test_eval_json_prints_one_object(trained_run):
-    result = CliRunner().invoke(main, ["mnist", "eval", str(trained_run), "--json"])
+    result = run_cli("mnist", "eval", str(trained_run), "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert 0.2 < report["accuracy"] <= 1 and report["images"] == 1000
@@ -48,8 +46,7 @@ def test_predict_reads_images_of_any_size_and_polarity(trained_run, tmp_path):
     Image.fromarray(pixels).resize((90, 90)).save(white_on_black)
     black_on_white = tmp_path / "inverted.jpg"
     Image.fromarray(255 - pixels).resize((60, 60)).save(black_on_white)
-    result = CliRunner().invoke(main, ["mnist", "predict", str(trained_run),
-                                       str(white_on_black), str(black_on_white)])
+    result = run_cli("mnist", "predict", str(trained_run), str(white_on_black), str(black_on_white))
     assert result.exit_code == 0, result.output
     lines = [line.split("\t") for line in result.output.splitlines()]
     assert [line[0] for line in lines] == [str(white_on_black), str(black_on_white)]
@@ -72,12 +69,10 @@ def test_resume_refuses_a_change_the_checkpoint_fixes(trained_run, tmp_path, ove
     run_dir = tmp_path / "copy"
     shutil.copytree(trained_run, run_dir, symlinks=True)
     saved = (run_dir / "config.json").read_text()
-    result = CliRunner().invoke(main, ["train", "--resume", str(run_dir),
-                                       "--set", "train.epochs=2", "--set", override])
+    result = run_cli("train", "--resume", str(run_dir), "--set", "train.epochs=2", "--set",
+                     override)
     key = override.partition("=")[0]
-    assert result.exit_code == 1
-    assert f"{key}: fixed by the run being resumed" in result.output
-    assert "Traceback" not in result.output
+    assert_one_line_error(result, f"{key}: fixed by the run being resumed")
     assert (run_dir / "config.json").read_text() == saved
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
 
@@ -87,8 +82,7 @@ def test_resume_a_finished_run_for_more_epochs(trained_run, tmp_path):
 
     run_dir = tmp_path / "copy"
     shutil.copytree(trained_run, run_dir, symlinks=True)
-    result = CliRunner().invoke(main, ["mnist", "train", "--resume", str(run_dir),
-                                       "--set", "train.epochs=2"])
+    result = run_cli("mnist", "train", "--resume", str(run_dir), "--set", "train.epochs=2")
     assert result.exit_code == 0, result.output
     assert "resuming from" in result.output
     rows = (run_dir / "metrics.jsonl").read_text().splitlines()
@@ -112,15 +106,13 @@ def test_resume_checks_both_checkpoint_links_before_training(trained_run, tmp_pa
     for run_dir, message in ((outside, "expected a link to a checkpoint inside"),
                              (missing, "config.json: saved recipe not found")):
         kept = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
-        result = CliRunner().invoke(main, ["train", "--resume", str(run_dir),
-                                           "--set", "train.epochs=2"])
-        assert result.exit_code == 1 and message in result.output, result.output
+        result = run_cli("train", "--resume", str(run_dir), "--set", "train.epochs=2")
+        assert_one_line_error(result, message, after_progress=True)
         assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == kept
         assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1
 
 
 def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, tmp_path):
-    runner = CliRunner()
     not_an_image = tmp_path / "notes.png"
     not_an_image.write_text("hello")
     cases = [
@@ -139,10 +131,8 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(trained_run, tmp_path):
          "MNIST IDX files not found"),
     ]
     for arguments, message in cases:
-        result = runner.invoke(main, arguments)
-        assert result.exit_code == 1, (arguments, result.output)
-        assert message in result.output, result.output
-        assert "Traceback" not in result.output
+        result = run_cli(*arguments)
+        assert_one_line_error(result, message, after_progress=True)
         assert result.output.strip().count("\n") == 0 or "data:" in result.output
 
 
@@ -174,13 +164,11 @@ def test_the_test_report_of_a_run_that_watches_the_test_set_equals_a_fresh_evalu
         tmp_path):
     # with valid_size = 0 the last evaluation's predictions make the report (not recomputed)
     run_dir = tmp_path / "watching"
-    result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--set",
-                                       "data.valid_size=0", "--set",
-                                       "train.early_stopping_metric=test_accuracy", "--out",
-                                       str(run_dir)])
+    result = run_cli("train", "mnist-demo", *FAST, "--set", "data.valid_size=0", "--set",
+                     "train.early_stopping_metric=test_accuracy", "--out", str(run_dir))
     assert result.exit_code == 0, result.output
     report = json.loads((run_dir / "test.json").read_text())
-    fresh = CliRunner().invoke(main, ["evaluate", str(run_dir), "--json"])
+    fresh = run_cli("evaluate", str(run_dir), "--json")
     assert fresh.exit_code == 0, fresh.output
     again = json.loads(fresh.output)
     assert (report["accuracy"], report["images"]) == (again["accuracy"], again["images"])
@@ -191,9 +179,8 @@ def test_resume_takes_neither_a_recipe_nor_another_out(trained_run, tmp_path):
     """--resume goes on with the run's own recipe in its own directory: a RECIPE or an
     --out beside it would be dropped without a word, so each is an error naming it."""
     for extra, name in ((["mnist-pytorch"], "RECIPE"), (["--out", str(tmp_path / "x")], "--out")):
-        result = CliRunner().invoke(main, ["train", *extra, "--resume", str(trained_run)])
-        assert result.exit_code == 1, result.output
-        assert f"drop {name}" in result.output and "Traceback" not in result.output
+        result = run_cli("train", *extra, "--resume", str(trained_run))
+        assert_one_line_error(result, f"drop {name}")
     assert not (tmp_path / "x").exists()
 
 
@@ -201,9 +188,8 @@ def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path, monkeypatch):
     a_file = tmp_path / "file"
     a_file.write_text("x")
     for out, message in ((a_file, "a file, not a directory"), (a_file / "sub", "Not a directory")):
-        result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--out", str(out)])
-        assert result.exit_code == 1, result.output
-        assert message in result.output and "Traceback" not in result.output
+        result = run_cli("train", "mnist-demo", *FAST, "--out", str(out))
+        assert_one_line_error(result, message, after_progress=True)
         assert len(result.output.strip().splitlines()[-1:]) == 1
     assert a_file.read_text() == "x"
     foreign = tmp_path / "project"  # another program's config.json was overwritten
@@ -211,10 +197,9 @@ def test_an_out_that_cannot_hold_a_run_is_one_line(tmp_path, monkeypatch):
     (foreign / "config.json").write_text('{"mine": 1}')
     monkeypatch.chdir(foreign)
     for out in (foreign, Path(".")):
-        result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--out", str(out)])
-        assert result.exit_code == 1, result.output
-        assert "config.json that this version does not read as a run's saved recipe" in \
-            result.output and "unknown key" in result.output
+        result = run_cli("train", "mnist-demo", *FAST, "--out", str(out))
+        assert_one_line_error(result, "config.json that this version does not read as a run's "
+                                      "saved recipe", "unknown key", after_progress=True)
     assert (foreign / "config.json").read_text() == '{"mine": 1}'
     assert sorted(p.name for p in foreign.iterdir()) == ["config.json"]
 
@@ -225,7 +210,6 @@ def test_a_new_run_does_not_add_to_the_metrics_of_one_that_failed(tmp_path):
     run_dir = tmp_path / "failed"
     run_dir.mkdir()
     (run_dir / "metrics.jsonl").write_text('{"epoch": 1, "step": 63}\n')
-    result = CliRunner().invoke(main, ["train", "mnist-demo", *FAST, "--out", str(run_dir)])
-    assert result.exit_code == 1
-    assert "left by a run that saved no checkpoint" in result.output
+    result = run_cli("train", "mnist-demo", *FAST, "--out", str(run_dir))
+    assert_one_line_error(result, "left by a run that saved no checkpoint")
     assert (run_dir / "metrics.jsonl").read_text() == '{"epoch": 1, "step": 63}\n'

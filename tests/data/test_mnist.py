@@ -15,7 +15,7 @@ from seq2seq.data.mnist import (
     read_idx,
 )
 from seq2seq.errors import UserError
-from tests.conftest import shared_data_dir
+from tests.helpers import assert_one_line_error, shared_data_dir
 
 STEMS = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
          "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
@@ -100,7 +100,7 @@ def test_missing_file_error_names_file(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(UserError) as error:
         load_idx_dir(tmp_path)
-    assert "t10k-labels-idx1-ubyte" in str(error.value) and "\n" not in str(error.value)
+    assert_one_line_error(error, "t10k-labels-idx1-ubyte")
 
 
 def test_empty_directory_lists_what_was_looked_for(tmp_path):
@@ -218,7 +218,7 @@ def test_load_hub_failure_is_a_user_error(tmp_path):
     missing = tmp_path / "no-such-dataset"
     with pytest.raises(UserError, match="no-such-dataset") as error:
         load_hub(str(missing), cache_dir=tmp_path / "cache")
-    assert "\n" not in str(error.value)
+    assert_one_line_error(error)
 
 
 @pytest.fixture(scope="module")

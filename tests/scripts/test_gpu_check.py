@@ -2,32 +2,20 @@
 reads the figures out of the benchmarks' real output (so a changed table format fails
 here, not on the rare GPU run)."""
 
-import importlib.util
 import re
 import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from seq2seq.cli import main
+from tests.helpers import ROOT, load_script, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_check.py"
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(),
                                 reason="a CUDA device is present: the check would run")
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_without_cuda_it_says_so_and_exits_2_before_anything_else(tmp_path):
@@ -54,28 +42,26 @@ def test_make_gpu_check_is_that_script(tmp_path):
 def test_cuda_options_of_the_benchmarks_refuse_a_machine_without_cuda():
     for command in (["bench", "core"], ["bench", "train"], ["bench", "precision"],
                     ["bench", "decode", "some-run"]):
-        result = CliRunner().invoke(main, [*command, "--device", "cuda"])
+        result = run_cli(*command, "--device", "cuda")
         assert result.exit_code == 2, command
         assert "cuda: torch sees no CUDA device here" in result.output
 
 
 def test_the_summary_reads_the_benchmarks_own_tables(tmp_path):
-    check = load_script()
-    runner = CliRunner()
-    core = runner.invoke(main, ["bench", "core", "--time-steps", "4", "--units", "8",
-                                "--rounds", "1", "--features", "3"])
+    check = load_script("gpu_check")
+    core = run_cli("bench", "core", "--time-steps", "4", "--units", "8", "--rounds", "1",
+                   "--features", "3")
     assert core.exit_code == 0, core.output
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("".join(f"word {i}\tmot {i}\tCC\n" for i in range(40)))
     data = ["--set", f"data.path={pairs}", "--set", "model.units=8",
             "--threads", "1"]
-    precision = runner.invoke(main, ["bench", "precision", "fra-eng-keras", *data,
-                                     "--steps", "2", "--out", str(tmp_path / "runs")])
+    precision = run_cli("bench", "precision", "fra-eng-keras", *data, "--steps", "2", "--out",
+                        str(tmp_path / "runs"))
     assert precision.exit_code == 0, precision.output
-    train = runner.invoke(main, ["bench", "train", "fra-eng-keras", *data, "--epochs", "2"])
+    train = run_cli("bench", "train", "fra-eng-keras", *data, "--epochs", "2")
     assert train.exit_code == 0, train.output
-    decode = runner.invoke(main, ["bench", "decode", str(tmp_path / "runs" / "fp32"),
-                                  "--threads", "1"])
+    decode = run_cli("bench", "decode", str(tmp_path / "runs" / "fp32"), "--threads", "1")
     assert decode.exit_code == 0, decode.output
     logs = {"tests": "12 passed, 3 skipped in 9.1s\n", "core": core.output,
             "precision": precision.output, "train": train.output, "train-cpu": train.output,

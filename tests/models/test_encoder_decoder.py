@@ -7,7 +7,7 @@ from seq2seq.errors import UserError
 from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig, sequence_loss
 from seq2seq.models.filler import BlankFillerConfig
 from seq2seq.search import SearchConfig, greedy_search
-from tests.conftest import assert_steps_equal_teacher_forcing
+from tests.helpers import assert_steps_equal_teacher_forcing
 
 CONFIGS = {
     "keras": TranslatorConfig(units=8),

@@ -13,7 +13,7 @@ from seq2seq.models import attention as attention_module
 from seq2seq.models.attention import Attention, EncoderMemory, additive_scores
 from seq2seq.models.encoder_decoder import EncoderDecoder, TranslatorConfig
 from seq2seq.search import repeat_state, select_state
-from tests.conftest import assert_steps_equal_teacher_forcing
+from tests.helpers import assert_one_line_error, assert_steps_equal_teacher_forcing, run_cli
 
 KINDS = ["dot", "general", "bahdanau"]
 SRC = torch.tensor([[5, 6, 7, 8, 9], [9, 5, 0, 0, 0], [6, 7, 8, 0, 0]])
@@ -225,27 +225,17 @@ def test_attention_trains_under_bf16_autocast_wherever_the_core_does():
 
 @pytest.fixture(scope="module")
 def attention_run(tmp_path_factory):
-    from click.testing import CliRunner
 
-    from seq2seq.cli import main
-    from tests.conftest import FAST, PAIRS
+    from tests.helpers import FAST, PAIRS
 
     data = tmp_path_factory.mktemp("data") / "pairs.txt"
     data.write_text("".join(f"{src}\t{tgt}\n" for src, tgt in PAIRS), encoding="utf-8")
     run = tmp_path_factory.mktemp("runs") / "attention"
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set", f"data.path={data}",
-                                       "--set", "model.attention=bahdanau", "--set",
-                                       "model.input_feeding=true", "--out", str(run)])
+    result = run_cli("train", "fra-eng", *FAST, "--set", f"data.path={data}", "--set",
+                     "model.attention=bahdanau", "--set", "model.input_feeding=true", "--out",
+                     str(run))
     assert result.exit_code == 0, result.output
     return run
-
-
-def cli(*arguments, input=None):
-    from click.testing import CliRunner
-
-    from seq2seq.cli import main
-
-    return CliRunner().invoke(main, list(arguments), input=input)
 
 
 def test_translate_jsonl_attention_is_what_the_search_saw(attention_run):
@@ -253,7 +243,7 @@ def test_translate_jsonl_attention_is_what_the_search_saw(attention_run):
 
     from seq2seq.api import Translator
 
-    result = cli("translate", str(attention_run), "--format", "jsonl", "--attention",
+    result = run_cli("translate", str(attention_run), "--format", "jsonl", "--attention",
                  "--beam", "1", input="Go.\nI see.\n")
     assert result.exit_code == 0, result.output
     translator = Translator.from_pretrained(attention_run)
@@ -288,7 +278,7 @@ def test_translate_jsonl_attention_is_what_the_search_saw(attention_run):
 def test_nbest_hypotheses_each_carry_their_own_alignment(attention_run):
     import json
 
-    result = cli("translate", str(attention_run), "--format", "jsonl", "--attention",
+    result = run_cli("translate", str(attention_run), "--format", "jsonl", "--attention",
                  "--beam", "3", "--nbest", "3", input="Help!\n")
     assert result.exit_code == 0, result.output
     (record,) = map(json.loads, result.stdout.splitlines())
@@ -303,7 +293,7 @@ def test_align_draws_a_png_and_bad_requests_are_one_line(attention_run, tmp_path
     from seq2seq.api import Translator
 
     out = tmp_path / "plots" / "align.png"
-    result = cli("align", str(attention_run), "I see.", "--out", str(out))
+    result = run_cli("align", str(attention_run), "I see.", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["align.png"]  # no temporary left
@@ -324,9 +314,8 @@ def test_align_draws_a_png_and_bad_requests_are_one_line(attention_run, tmp_path
          f"{tmp_path}: exists and is not a regular file"),
         (["align", str(attention_run), "I see.", "--out", ""], "expected a file name"),
     ]:
-        bad = cli(*arguments, input="Go.\n")
-        assert bad.exit_code == 1 and message in bad.output, bad.output
-        assert "Traceback" not in bad.output
+        bad = run_cli(*arguments, input="Go.\n")
+        assert_one_line_error(bad, message)
 
 
 def test_align_searches_for_the_best_hypothesis_whatever_the_run_decodes_with(attention_run):

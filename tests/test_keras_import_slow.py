@@ -6,13 +6,11 @@ the two models' next-character probabilities agree to 1e-5."""
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from seq2seq.api import Translator
-from seq2seq.cli import main
-from tests import keras_example
-from tests.conftest import shared_data_dir
+from tests.helpers import load_script, run_cli, shared_data_dir
 
+keras_example = load_script("keras_example")
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 SAMPLES = 2000
 
@@ -29,8 +27,8 @@ def imported(tmp_path_factory):
     saved = tmp_path_factory.mktemp("keras") / "s2s_model.keras"
     model.save(saved)
     run = tmp_path_factory.mktemp("runs") / "imported"
-    result = CliRunner().invoke(main, ["import-keras", str(saved), "--data", str(fra),
-                                       "--num-samples", str(SAMPLES), "--out", str(run)])
+    result = run_cli("import-keras", str(saved), "--data", str(fra), "--num-samples", str(SAMPLES),
+                     "--out", str(run))
     assert result.exit_code == 0, result.output
     return keras.saving.load_model(saved), tables, encoder_input, run
 
@@ -73,8 +71,7 @@ def test_next_character_probabilities_agree(imported):
 
 def test_the_imported_run_evaluates_and_beam_searches(imported):
     *_, run = imported
-    result = CliRunner().invoke(main, ["evaluate", str(run), "--split", "valid", "--beam",
-                                       "5", "--json"])
+    result = run_cli("evaluate", str(run), "--split", "valid", "--beam", "5", "--json")
     assert result.exit_code == 0, result.output
     translator = Translator.from_pretrained(run)
     assert len(translator.translate(["Go.", "I see."], beam=5, nbest=3)[0]) == 3

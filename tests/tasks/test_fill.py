@@ -8,9 +8,7 @@ import re
 import datasets
 import pytest
 import torch
-from click.testing import CliRunner
 
-from seq2seq.cli import main
 from seq2seq.config import find_recipe, from_mapping, load_recipe
 from seq2seq.data.fill import (
     BLANK,
@@ -28,7 +26,7 @@ from seq2seq.runs import RECIPES as RECIPES_DIR
 from seq2seq.runs import load_run
 from seq2seq.search import SearchConfig, decode, greedy_search
 from seq2seq.tasks.fill import FillRecipe
-from tests.conftest import assert_steps_equal_teacher_forcing
+from tests.helpers import assert_one_line_error, assert_steps_equal_teacher_forcing, run_cli
 
 SENTENCES = [f"{who} {verb} {what}." for who, verb, what in itertools.product(
     ["The cat", "A dog", "My sister", "The old man", "Our teacher"],
@@ -45,10 +43,6 @@ CONFIGS = {
                                                    embedding=0),
     "lstm-both-2-layers": BlankFillerConfig(units=8, layers=2, embedding=6),
 }
-
-
-def cli():
-    return main
 
 
 # --- blanks ----------------------------------------------------------------------------------
@@ -242,8 +236,8 @@ def trained_run(tmp_path_factory):
     data = tmp_path_factory.mktemp("data") / "sentences.txt"
     data.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
     run_dir = tmp_path_factory.mktemp("runs") / "fill"
-    result = CliRunner().invoke(cli(), ["fill-train", "fill-demo", *FAST, "--set",
-                                        f"data.path={data}", "--out", str(run_dir)])
+    result = run_cli("fill-train", "fill-demo", *FAST, "--set", f"data.path={data}", "--out",
+                     str(run_dir))
     assert result.exit_code == 0, result.output
     assert "40 training sentences, 10 held out" in result.output
     assert "best checkpoint:" in result.output
@@ -263,8 +257,7 @@ def test_fill_train_writes_a_run_that_describes_itself(trained_run):
 
 
 def test_fill_prints_candidates_with_probabilities(trained_run):
-    result = CliRunner().invoke(cli(), ["fill", str(trained_run), "The cat ____ the red ball.",
-                                        "--nbest", "3"])
+    result = run_cli("fill", str(trained_run), "The cat ____ the red ball.", "--nbest", "3")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("The cat ____ the red ball.\n")
     found = candidates(result.output)
@@ -274,7 +267,7 @@ def test_fill_prints_candidates_with_probabilities(trained_run):
     assert all(0 < p <= 1 for p in probabilities) and sum(probabilities) <= 1 + 1e-3
 
     lines = "A dog ____ a small house.\n\nMy ____ sees the red ball.\n"
-    from_stdin = CliRunner().invoke(cli(), ["fill", str(trained_run)], input=lines)
+    from_stdin = run_cli("fill", str(trained_run), input=lines)
     assert from_stdin.exit_code == 0, from_stdin.output
     assert len(candidates(from_stdin.output)) == 2
     assert "My ____ sees the red ball." in from_stdin.output
@@ -286,18 +279,17 @@ def test_fill_prints_candidates_with_probabilities(trained_run):
     ("The ____ sees ____ red ball.", "Error: line 1: 2 blanks '____' in"),
 ])
 def test_fill_rejects_a_line_without_exactly_one_blank(trained_run, text, message):
-    result = CliRunner().invoke(cli(), ["fill", str(trained_run), text])
-    assert result.exit_code == 1 and message in result.output
+    result = run_cli("fill", str(trained_run), text)
+    assert_one_line_error(result, message)
     assert len(result.output.strip().splitlines()) == 1
-    from_stdin = CliRunner().invoke(cli(), ["fill", str(trained_run)],
-                                    input=f"The ____ sees it.\n{text}\n")
-    assert from_stdin.exit_code == 1 and message.replace("line 1", "line 2") in from_stdin.output
+    from_stdin = run_cli("fill", str(trained_run), input=f"The ____ sees it.\n{text}\n")
+    assert_one_line_error(from_stdin, message.replace("line 1", "line 2"))
 
 
 def test_evaluate_options_of_another_task_are_refused_by_name(trained_run):
     for option in (["--beam", "3"], ["--ensemble", str(trained_run)]):
-        result = CliRunner().invoke(cli(), ["evaluate", str(trained_run), *option])
-        assert result.exit_code == 1
+        result = run_cli("evaluate", str(trained_run), *option)
+        assert_one_line_error(result)
         assert result.output == f"Error: {option[0]}: applies to translation runs, not to " \
                                 "this fill run\n"
 
@@ -306,11 +298,10 @@ def test_evaluate_scores_the_runs_own_held_out_blanks(trained_run):
     """--set may say where the sentences lie now, nothing that changes which are held out
     (data.valid_fraction=0.9 used to score training sentences as held-out ones)."""
     data = load_run(trained_run).recipe.data.path
-    moved = CliRunner().invoke(cli(), ["evaluate", str(trained_run), "--json", "--set",
-                                       f"data.path={data}"])
+    moved = run_cli("evaluate", str(trained_run), "--json", "--set", f"data.path={data}")
     assert moved.exit_code == 0 and json.loads(moved.output)["sentences"] == 10
     for key in ("data.valid_fraction=0.9", "data.seed=5", "data.first=20", "data.blank=XX"):
-        result = CliRunner().invoke(cli(), ["evaluate", str(trained_run), "--set", key])
+        result = run_cli("evaluate", str(trained_run), "--set", key)
         assert result.exit_code == 1 and result.output == (
             f"Error: --set {key!r}: the held-out data is the run's own; only where the data "
             "lies may change: data.path, data.hf\n")
@@ -322,13 +313,13 @@ def test_a_beam_too_wide_names_the_flag_that_asked_for_it(trained_run):
                           (["fill", str(trained_run), "The ____ sat.", "--nbest", "20000"],
                            "--nbest"),
                           (["evaluate", str(trained_run), "--nbest", "20000"], "--nbest")):
-        result = CliRunner().invoke(cli(), command)
-        assert result.exit_code == 1
+        result = run_cli(*command)
+        assert_one_line_error(result)
         assert result.output == f"Error: {flag}: expected at most 10,000, got 20,000\n"
 
 
 def test_fill_eval_reports_top1_and_topk(trained_run):
-    result = CliRunner().invoke(cli(), ["fill-eval", str(trained_run), "--nbest", "3", "--json"])
+    result = run_cli("fill-eval", str(trained_run), "--nbest", "3", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["sentences"] > 0 and report["direction"] == "both"
@@ -336,8 +327,8 @@ def test_fill_eval_reports_top1_and_topk(trained_run):
     run = load_run(trained_run)
     held_out = load_blank_splits(run.recipe.data).valid
     lines = "".join(show(b.text, run.recipe.data.blank) + "\n" for b in held_out)
-    printed = CliRunner().invoke(cli(), ["fill", str(trained_run), "--nbest", "3", "--beam",
-                                         str(max(3, run.recipe.decode.beam_size))], input=lines)
+    printed = run_cli("fill", str(trained_run), "--nbest", "3", "--beam",
+                      str(max(3, run.recipe.decode.beam_size)), input=lines)
     answers = [[text for _, text in candidates(block)]
                for block in re.split(r"\n(?! )", printed.stdout.strip())]
     assert len(answers) == len(held_out)
@@ -345,5 +336,5 @@ def test_fill_eval_reports_top1_and_topk(trained_run):
     top1 = sum(found[0] == b.answer for found, b in zip(answers, held_out)) / len(held_out)
     top3 = sum(b.answer in found for found, b in zip(answers, held_out)) / len(held_out)
     assert (report["top1"], report["top3"]) == pytest.approx((top1, top3))
-    bad = CliRunner().invoke(cli(), ["fill-eval", str(trained_run), "--nbest", "0"])
-    assert bad.exit_code == 1 and "--nbest: expected a positive integer" in bad.output
+    bad = run_cli("fill-eval", str(trained_run), "--nbest", "0")
+    assert_one_line_error(bad, "--nbest: expected a positive integer")

@@ -25,9 +25,7 @@ from seq2seq.tasks.translation import (
     TranslationTask,
 )
 from seq2seq.trainer import Interrupted, TrainConfig, Trainer
-from tests.conftest import CUDA
-from tests.test_trainer import assert_same_weights, send_sigint_on_call
-from tests.test_trainer import make_task as make_mnist_task
+from tests.helpers import CUDA, assert_same_weights, make_mnist_task, send_sigint_on_call
 
 TIMING = ("train_seconds", "eval_seconds", "elapsed_s")
 WORDS = ["cat", "dog", "house", "tree", "river", "stone", "light", "water", "green", "small",

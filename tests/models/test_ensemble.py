@@ -1,6 +1,6 @@
 """Ensembles (seq2seq.models.ensemble): several translators decoding as one, through every
 search, checked against each member's own teacher-forced log-probabilities
-(the command line's --ensemble: tests/test_cli_translate.py)."""
+(the command line's --ensemble: tests/cli/test_translation_ensemble.py)."""
 
 import pytest
 import torch
@@ -16,7 +16,7 @@ from seq2seq.search import (
     max_lengths,
     sample,
 )
-from tests.test_search import (
+from tests.helpers import (
     BOS,
     CONFIGS,
     EOS,

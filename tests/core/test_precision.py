@@ -6,12 +6,11 @@ to "native" (only where the CPU really is, since then the bf16 kernels really ru
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from seq2seq.cli import main
 from seq2seq.core import GRU, LSTM, Bidirectional, SimpleRNN, precision
 from seq2seq.errors import UserError
 from seq2seq.trainer import TrainConfig, choose_autocast, choose_bf16
+from tests.helpers import assert_one_line_error, run_cli
 
 NATIVE = precision.bf16_native("cpu")
 needs_native_bf16 = pytest.mark.skipif(not NATIVE, reason="this CPU has no native bf16")
@@ -128,8 +127,8 @@ FAST = ["--set", "model.units=8", "--set", "model.embedding=4", "--set", "train.
 
 
 def test_train_says_which_precision_it_chose_first(pairs_file, tmp_path, not_native):
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--set",
-                                       f"data.path={pairs_file}", "--out", str(tmp_path / "r")])
+    result = run_cli("train", "fra-eng", *FAST, "--set", f"data.path={pairs_file}", "--out",
+                     str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     first = result.output.splitlines()[0]
     assert first.startswith("precision: fp32 (train.bf16 = auto: this CPU has no native")
@@ -138,24 +137,24 @@ def test_train_says_which_precision_it_chose_first(pairs_file, tmp_path, not_nat
 def test_bf16_true_without_native_bf16_fails_before_reading_data(tmp_path, not_native):
     missing = tmp_path / "no-such-file.txt"
     for arguments in (["--bf16"], ["--set", "train.bf16=true"]):
-        result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, *arguments, "--set",
-                                           f"data.path={missing}", "--out", str(tmp_path / "r")])
-        assert result.exit_code == 1, result.output
+        result = run_cli("train", "fra-eng", *FAST, *arguments, "--set", f"data.path={missing}",
+                         "--out", str(tmp_path / "r"))
+        assert_one_line_error(result)
         assert result.output.strip().splitlines() == [
             'Error: train.bf16 = true: this CPU has no native bfloat16 (neither AVX512-BF16 '
             'or AMX-BF16); use train.bf16 = "auto" (or --no-bf16) to train in fp32 here']
 
 
 def test_no_bf16_flag_overrides_the_recipe(pairs_file, tmp_path, native):
-    result = CliRunner().invoke(main, ["train", "fra-eng", *FAST, "--no-bf16", "--set",
-                                       f"data.path={pairs_file}", "--out", str(tmp_path / "r")])
+    result = run_cli("train", "fra-eng", *FAST, "--no-bf16", "--set", f"data.path={pairs_file}",
+                     "--out", str(tmp_path / "r"))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "precision: fp32 (train.bf16 = false)"
 
 
 def test_bench_core_without_native_bf16_says_so(not_native):
-    result = CliRunner().invoke(main, ["bench", "core", "--time-steps", "4", "--units", "8",
-                                       "--batch", "4", "--features", "5", "--rounds", "1"])
+    result = run_cli("bench", "core", "--time-steps", "4", "--units", "8", "--batch", "4",
+                     "--features", "5", "--rounds", "1")
     assert result.exit_code == 0, result.output
     assert "bf16: not native on this CPU" in result.output
     assert "fused bf16" not in result.output
@@ -163,7 +162,7 @@ def test_bench_core_without_native_bf16_says_so(not_native):
 
 def test_fp16_is_cuda_only_and_never_beside_bf16_true():
     """The choice itself (no GPU needed: it reads the device's type); fp16 training runs in
-    tests/test_resume.py on CUDA."""
+    tests/test_trainer_resume.py on CUDA."""
     with pytest.raises(UserError, match=r"^train.fp16: float16 autocast with loss scaling "
                                         r"runs on CUDA only, not on cpu"):
         choose_autocast(TrainConfig(fp16=True), torch.device("cpu"))

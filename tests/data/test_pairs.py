@@ -13,7 +13,7 @@ from seq2seq.data.pairs import (
     read_pairs,
 )
 from seq2seq.errors import UserError
-from tests.conftest import shared_data_dir
+from tests.helpers import shared_data_dir
 
 TOY = [(f"src {i}", f"tgt {i}") for i in range(1, 11)]  # line i holds "src i<TAB>tgt i"
 
