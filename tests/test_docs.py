@@ -11,7 +11,8 @@ The Markdown files' fenced blocks are read as GitHub shows them:
   ``<!-- cheap: expect TEXT -->`` its output must also contain TEXT.
 * every other shell block, and every inline code span that starts with ``seq2seq``, has
   each ``seq2seq COMMAND [SUBCOMMAND]`` it names answer ``--help`` with status 0, so a
-  renamed or removed command fails here;
+  renamed or removed command fails here, and each recipe named by ``seq2seq train NAME``
+  or ``seq2seq summary NAME`` exists in recipes/;
 * every other Python block must compile, and each ``seq2seq`` name it imports must exist;
 * every relative link between the files leads to a file, and an ``#anchor`` into a
   Markdown file to one of its headings.
@@ -188,6 +189,15 @@ def test_named_commands_answer_help():
                 break
     assert len(checked) > 5
     assert not failures, "\n".join(failures)
+
+
+def test_named_recipes_exist():
+    """``seq2seq train NAME`` and ``seq2seq summary NAME``: NAME is a recipe in recipes/."""
+    missing = [f"{where}: seq2seq {' '.join(path)}: no recipes/{path[1]}.toml"
+               for path, where in sorted(commands_named().items())
+               if len(path) == 2 and path[0] in ("train", "summary")
+               and not (REPO / "recipes" / f"{path[1]}.toml").exists()]
+    assert not missing, "\n".join(missing)
 
 
 def is_subcommand(command_help: subprocess.CompletedProcess, word: str) -> bool:
