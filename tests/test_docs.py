@@ -271,3 +271,15 @@ def test_relative_links_resolve():
             elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
                 failures.append(f"{page.relative_to(REPO)}: {target}: no such heading")
     assert not failures, "\n".join(failures)
+
+
+# --- the static site -----------------------------------------------------------------------
+
+def test_mkdocs_builds_strict(tmp_path):
+    """``mkdocs build --strict`` builds the pages as a site (mkdocs.yml), where mkdocs is
+    installed (the dev extras install it)."""
+    pytest.importorskip("mkdocs")
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
+                           str(tmp_path / "site")], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
