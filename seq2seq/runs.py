@@ -89,7 +89,7 @@ def read_resumed_recipe(directory: Path, overrides: list[str] = ()) -> Any:
         checkpoint.refuse_export(directory)
     saved = read_saved_recipe(directory)
     config = from_mapping(type(saved), apply_overrides(to_mapping(saved), list(overrides)))
-    before, after = _flat(to_mapping(saved)), _flat(to_mapping(config))
+    before, after = flat_keys(to_mapping(saved)), flat_keys(to_mapping(config))
     for key, value in after.items():
         if value != before.get(key) and key not in RESUMABLE_KEYS:
             raise UserError(f"{key}: fixed by the run being resumed ({directory}: "
@@ -125,12 +125,13 @@ def check_new_run_dir(run_dir: Path) -> None:
                         f"({error}); choose another --out") from None
 
 
-def _flat(mapping: dict, prefix: str = "") -> dict:
-    """A nested mapping's leaves by dotted key."""
+def flat_keys(mapping: dict, prefix: str = "") -> dict:
+    """A nested mapping's leaves by dotted key: ``{"model": {"units": 8}}`` ->
+    ``{"model.units": 8}``."""
     flat = {}
     for key, value in mapping.items():
         if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
+            flat.update(flat_keys(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat

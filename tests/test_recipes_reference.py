@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from seq2seq.config import DOC, from_mapping, to_mapping
+from seq2seq.runs import flat_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "recipes_reference.py"
@@ -32,17 +33,6 @@ def reference():
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
-
-
-def flat(mapping: dict, prefix: str = "") -> dict:
-    """``{"model": {"units": 8}}`` -> ``{"model.units": 8}``."""
-    keys = {}
-    for name, value in mapping.items():
-        if isinstance(value, dict):
-            keys.update(flat(value, f"{prefix}{name}."))
-        else:
-            keys[f"{prefix}{name}"] = value
-    return keys
 
 
 def recipe_classes(cls: type) -> list[type]:
@@ -88,9 +78,9 @@ def test_every_field_of_every_recipe_dataclass_has_a_meaning(reference):
 
 def test_the_page_lists_every_key_with_the_default_an_empty_recipe_loads(reference):
     for task, cls in reference.task_recipes().items():
-        loaded = flat(to_mapping(from_mapping(cls, {"task": task, **LEAST[task]})))
-        defaults = flat(to_mapping(cls()))
-        set_here = set(flat(LEAST[task]))
+        loaded = flat_keys(to_mapping(from_mapping(cls, {"task": task, **LEAST[task]})))
+        defaults = flat_keys(to_mapping(cls()))
+        set_here = set(flat_keys(LEAST[task]))
         shown = {key.name: key for table in reference.tables(cls) for key in table.keys}
         assert list(shown) == list(loaded), task  # every key, in the recipe's order
         for name, key in shown.items():
